@@ -1,0 +1,123 @@
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import Type from 'typebox';
+
+/**
+ * Environment → one typed, validated Config. `loadConfig` is pure: it reads only the object it is
+ * given, so tests build configs without touching `process.env`.
+ */
+const EnvSchema = Type.Object({
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  PORT: Type.Integer({ default: 8000, minimum: 0, maximum: 65535 }),
+  HF_ENDPOINT: Type.String({ default: 'https://huggingface.co', pattern: '^https?://[^\\s]+$' }),
+  HF_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  MODEL_STORE_PATH: Type.String({ default: './data/model-store', minLength: 1 }),
+  DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_URL: Type.Optional(Type.String({ minLength: 1 })),
+  WORKER_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 64 }),
+  METADATA_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 0 }),
+  UPSTREAM_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
+  UPSTREAM_MAX_RETRIES: Type.Integer({ default: 5, minimum: 0, maximum: 20 }),
+  UPSTREAM_RETRY_BASE_MS: Type.Integer({ default: 1000, minimum: 0 }),
+  BODY_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+});
+
+export interface DatabaseConfig {
+  dialect: 'sqlite';
+  /** SQLite file path (absolute). */
+  filename: string;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Upstream hub base URL without a trailing slash; the fake hub in tests, a mirror, or huggingface.co. */
+  hfEndpoint: string;
+  /** Sent as `Authorization: Bearer` to the hub's own host only; never logged or returned. */
+  hfToken: string | undefined;
+  /** Absolute root of the content-addressed store (blobs/, metadata/, temp/). */
+  storePath: string;
+  database: DatabaseConfig;
+  /** How many jobs run at once in this process. */
+  workerConcurrency: number;
+  /** Non-weight files up to this size are fetched during sync (bytes, default 10 MiB). */
+  metadataMaxBytes: number;
+  /** Per-request timeout for upstream API calls and for a stalled download body (ms). */
+  upstreamTimeoutMs: number;
+  /** How many times a transient upstream failure is retried. */
+  upstreamMaxRetries: number;
+  /** First backoff delay; doubles per attempt up to 8× with jitter (ms). */
+  upstreamRetryBaseMs: number;
+  /** Largest accepted HTTP request body (bytes). */
+  bodyLimitBytes: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false });
+const validateEnv = ajv.compile(EnvSchema);
+
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  const known = Object.keys(EnvSchema.properties);
+  const input: Record<string, string> = {};
+  for (const key of known) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  if (!validateEnv(input)) {
+    const problems = (validateEnv.errors ?? []).map((e) => {
+      const variable = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? 'environment');
+      return `${variable} ${e.message ?? 'is invalid'}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const parsed = input as unknown as Type.Static<typeof EnvSchema>;
+  const storePath = path.resolve(cwd, parsed.MODEL_STORE_PATH);
+  return {
+    host: parsed.HOST,
+    port: parsed.PORT,
+    hfEndpoint: parsed.HF_ENDPOINT.replace(/\/+$/, ''),
+    hfToken: parsed.HF_TOKEN,
+    storePath,
+    database: databaseConfig(parsed.DATABASE_URL, path.resolve(cwd, parsed.DATA_DIR ?? storePath)),
+    workerConcurrency: parsed.WORKER_CONCURRENCY,
+    metadataMaxBytes: parsed.METADATA_MAX_BYTES,
+    upstreamTimeoutMs: parsed.UPSTREAM_TIMEOUT_MS,
+    upstreamMaxRetries: parsed.UPSTREAM_MAX_RETRIES,
+    upstreamRetryBaseMs: parsed.UPSTREAM_RETRY_BASE_MS,
+    bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
+    logLevel: parsed.LOG_LEVEL,
+    ...rejectUnsupported(parsed.REDIS_URL),
+  };
+}
+
+function databaseConfig(url: string | undefined, dataDir: string): DatabaseConfig {
+  if (url === undefined) return { dialect: 'sqlite', filename: path.join(dataDir, 'model-hub.sqlite') };
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (!file)
+      throw new ConfigError('DATABASE_URL sqlite: URL needs a file path, e.g. sqlite:///var/lib/hub.db');
+    return { dialect: 'sqlite', filename: path.resolve(file) };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError(
+      'DATABASE_URL: PostgreSQL is not supported yet (distributed mode); unset it to use the embedded SQLite database',
+    );
+  }
+  throw new ConfigError('DATABASE_URL must be a sqlite: URL (or unset for the embedded SQLite file)');
+}
+
+function rejectUnsupported(redisUrl: string | undefined): Record<string, never> {
+  if (redisUrl !== undefined) {
+    throw new ConfigError(
+      'REDIS_URL: the Redis/BullMQ queue is not supported yet (distributed mode); unset it to use the in-process queue',
+    );
+  }
+  return {};
+}

@@ -1,0 +1,133 @@
+import { sql } from 'kysely';
+import type { Db } from './connection.js';
+import type { JobRow, JobStatus, JobType } from './schema.js';
+
+export interface JobListFilter {
+  status?: JobStatus;
+  type?: JobType;
+  limit: number;
+  /** Keyset position: strictly older than this (createdAt, id). */
+  before?: { createdAt: string; id: string };
+}
+
+export interface JobLogLine {
+  at: string;
+  message: string;
+}
+
+export class JobsRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(job: { id: string; type: JobType; payload: string; createdAt: string }): Promise<JobRow> {
+    return this.db
+      .insertInto('jobs')
+      .values({ ...job, status: 'pending', updatedAt: job.createdAt })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  async findById(id: string): Promise<JobRow | undefined> {
+    return this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async list(filter: JobListFilter): Promise<JobRow[]> {
+    let query = this.db.selectFrom('jobs').selectAll();
+    if (filter.status) query = query.where('status', '=', filter.status);
+    if (filter.type) query = query.where('type', '=', filter.type);
+    const before = filter.before;
+    if (before) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('createdAt', '<', before.createdAt),
+          eb.and([eb('createdAt', '=', before.createdAt), eb('id', '<', before.id)]),
+        ]),
+      );
+    }
+    return query.orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
+  }
+
+  /** Jobs a crash left behind, oldest first. */
+  async listUnfinished(): Promise<JobRow[]> {
+    return this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', 'in', ['pending', 'running'])
+      .orderBy('createdAt')
+      .orderBy('id')
+      .execute();
+  }
+
+  /** Moves a pending job to running; false when another runner got there first or it is finished. */
+  async claim(id: string, at: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set((eb) => ({ status: 'running', startedAt: at, updatedAt: at, attempts: eb('attempts', '+', 1) }))
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async requeueRunning(at: string): Promise<number> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set({ status: 'pending', updatedAt: at })
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async finish(
+    id: string,
+    outcome: { status: 'completed' | 'failed'; result?: string; error?: string; at: string },
+  ) {
+    await this.db
+      .updateTable('jobs')
+      .set({
+        status: outcome.status,
+        result: outcome.result ?? null,
+        error: outcome.error ?? null,
+        finishedAt: outcome.at,
+        updatedAt: outcome.at,
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async appendLog(jobId: string, message: string, at: string): Promise<void> {
+    await this.db
+      .insertInto('jobLogs')
+      .columns(['jobId', 'seq', 'at', 'message'])
+      .expression((eb) =>
+        eb
+          .selectFrom('jobLogs')
+          .select([
+            sql.val(jobId).as('jobId'),
+            sql<number>`coalesce(max(seq), 0) + 1`.as('seq'),
+            sql.val(at).as('at'),
+            sql.val(message).as('message'),
+          ])
+          .where('jobId', '=', jobId),
+      )
+      .execute();
+    await this.db.updateTable('jobs').set({ updatedAt: at }).where('id', '=', jobId).execute();
+  }
+
+  async logsFor(jobIds: readonly string[]): Promise<Map<string, JobLogLine[]>> {
+    const byJob = new Map<string, JobLogLine[]>();
+    if (jobIds.length === 0) return byJob;
+    const rows = await this.db
+      .selectFrom('jobLogs')
+      .select(['jobId', 'at', 'message'])
+      .where('jobId', 'in', jobIds)
+      .orderBy('jobId')
+      .orderBy('seq')
+      .execute();
+    for (const row of rows) {
+      const lines = byJob.get(row.jobId) ?? [];
+      lines.push({ at: row.at, message: row.message });
+      byJob.set(row.jobId, lines);
+    }
+    return byJob;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The error catalog shared by every layer. Layers below `http/` throw these; only `http/`
+ * maps them to status codes. Messages name fields and variables, never a secret's value.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'INVALID_REPO_ID'
+  | 'INVALID_PATH'
+  | 'NOT_FOUND'
+  | 'REPO_NOT_FOUND'
+  | 'ARTIFACT_NOT_FOUND'
+  | 'JOB_NOT_FOUND'
+  | 'REPO_ALREADY_REGISTERED'
+  | 'REPO_NOT_SYNCED'
+  | 'UPSTREAM_REPO_NOT_FOUND'
+  | 'UPSTREAM_GATED'
+  | 'UPSTREAM_REVISION_NOT_FOUND'
+  | 'UPSTREAM_ENTRY_NOT_FOUND'
+  | 'UPSTREAM_UNAUTHORIZED'
+  | 'UPSTREAM_FORBIDDEN'
+  | 'UPSTREAM_RATE_LIMITED'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_BAD_RESPONSE'
+  | 'INTEGRITY_MISMATCH'
+  | 'SIZE_MISMATCH'
+  | 'INTERNAL';
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class NotFound extends AppError {}
+export class Conflict extends AppError {}
+export class Invalid extends AppError {}
+
+/** An error from the upstream hub; `retryable` says whether trying again may help. */
+export class UpstreamError extends AppError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly details: {
+      status?: number;
+      hubErrorCode?: string;
+      retryable: boolean;
+      retryAfterSeconds?: number;
+      cause?: unknown;
+    },
+  ) {
+    super(code, message, { cause: details.cause });
+  }
+}
+
+/** Downloaded bytes do not match what upstream advertised; the content is never stored. */
+export class IntegrityError extends AppError {
+  constructor(
+    readonly algorithm: 'sha256' | 'git-sha1' | 'size',
+    readonly expected: string,
+    readonly actual: string,
+    path: string,
+  ) {
+    super(
+      algorithm === 'size' ? 'SIZE_MISMATCH' : 'INTEGRITY_MISMATCH',
+      `IntegrityError: ${path}: expected ${algorithm} ${expected}, got ${actual}`,
+    );
+  }
+}
+
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof UpstreamError) return error.details.retryable;
+  if (error instanceof AppError) return false;
+  return isTransientNetworkError(error);
+}
+
+const transientNetworkCodes = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+export function isTransientNetworkError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current.name === 'TimeoutError') return true;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && transientNetworkCodes.has(code)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

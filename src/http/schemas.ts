@@ -1,0 +1,113 @@
+import Type, { type Static } from 'typebox';
+
+/** Wire shapes (snake_case) for every route; the OpenAPI document at /docs is generated from these. */
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable error code, e.g. REPO_NOT_FOUND' }),
+      message: Type.String(),
+      request_id: Type.Optional(Type.String()),
+    }),
+  },
+  { $id: 'ErrorBody' },
+);
+
+const Timestamp = Type.String({ format: 'date-time' });
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+
+export const Model = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  vendor: Type.String(),
+  name: Type.String(),
+  repo_id: Type.String({ description: 'Upstream owner/name' }),
+  revision: Type.String(),
+  commit_sha: NullableString,
+  status: Type.Union([
+    Type.Literal('registered'),
+    Type.Literal('syncing'),
+    Type.Literal('synced'),
+    Type.Literal('error'),
+  ]),
+  error: NullableString,
+  last_synced_at: Type.Union([Timestamp, Type.Null()]),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const RegisteredModel = Type.Object({
+  ...Model.properties,
+  sync_job_id: Type.Optional(Type.String({ format: 'uuid' })),
+});
+
+export const Artifact = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  model_id: Type.String({ format: 'uuid' }),
+  path: Type.String(),
+  size: Type.Integer(),
+  file_type: Type.Union([
+    Type.Literal('model'),
+    Type.Literal('config'),
+    Type.Literal('tokenizer'),
+    Type.Literal('other'),
+  ]),
+  download_status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('downloading'),
+    Type.Literal('completed'),
+    Type.Literal('failed'),
+  ]),
+  sha256: NullableString,
+  upstream_sha256: Type.Union([Type.String(), Type.Null()], {
+    description: 'LFS sha256; null for plain git files',
+  }),
+  upstream_oid: Type.Union([Type.String(), Type.Null()], { description: 'Git blob sha1' }),
+  commit_sha: NullableString,
+  local_path: Type.Union([Type.String(), Type.Null()], {
+    description: 'Absolute path of the blob once completed',
+  }),
+  bytes_downloaded: Type.Integer(),
+  error: NullableString,
+  removed_upstream: Type.Boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const JobTypeSchema = Type.Union([
+  Type.Literal('sync'),
+  Type.Literal('download'),
+  Type.Literal('scan'),
+]);
+export const JobStatusSchema = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('running'),
+  Type.Literal('completed'),
+  Type.Literal('failed'),
+]);
+
+export const Job = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  type: JobTypeSchema,
+  status: JobStatusSchema,
+  payload: Type.Unknown(),
+  result: Type.Unknown(),
+  logs: Type.Array(Type.String(), { description: 'Lines "<ISO time> <message>", oldest first' }),
+  error: NullableString,
+  attempts: Type.Integer(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  started_at: Type.Union([Timestamp, Type.Null()]),
+  finished_at: Type.Union([Timestamp, Type.Null()]),
+});
+
+export const JobAccepted = Type.Object({
+  job_id: Type.String({ format: 'uuid' }),
+  status: JobStatusSchema,
+  message: Type.String(),
+});
+
+export const JobIdParams = Type.Object({ job_id: Type.String({ format: 'uuid' }) });
+export const ModelIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+export type ModelWire = Static<typeof Model>;
+export type ArtifactWire = Static<typeof Artifact>;
+export type JobWire = Static<typeof Job>;

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { JobsService } from '../services/jobs.service.js';
+import type { RegistryService } from '../services/registry.service.js';
+import { handleError } from './error-handler.js';
+import { hubRoutes } from './hub.routes.js';
+import { jobsRoutes } from './jobs.routes.js';
+import { modelsRoutes } from './models.routes.js';
+
+export interface HttpDeps {
+  registry: RegistryService;
+  jobs: JobsService;
+  storeRoot: string;
+  logger: Logger;
+  bodyLimitBytes: number;
+  version: string;
+}
+
+/**
+ * Two validators: bodies are checked strictly (no type coercion, unknown fields refused); query
+ * strings and path params are text on the wire, so they may be coerced (`limit=10` → 10).
+ */
+function makeAjv(coerce: boolean): Ajv {
+  const ajv = new Ajv({
+    coerceTypes: coerce,
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    disableRequestLogging: false,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const strict = makeAjv(false);
+  const coercing = makeAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema as object),
+  );
+  app.setErrorHandler(handleError);
+  // The API speaks JSON only; anything else is a 415, not a string handed to a schema.
+  app.removeContentTypeParser('text/plain');
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: {
+        code: 'NOT_FOUND',
+        message: `Route ${request.method} ${request.url.split('?')[0]} not found`,
+        request_id: String(request.id),
+      },
+    }),
+  );
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', String(request.id));
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Model Hub',
+        version: deps.version,
+        description: 'Self-hosted registry and mirror for Hugging Face models',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  await app.register(hubRoutes(deps));
+  await app.register(jobsRoutes(deps));
+  await app.register(modelsRoutes(deps));
+  return app as unknown as FastifyInstance;
+}

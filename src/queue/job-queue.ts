@@ -1,0 +1,13 @@
+/**
+ * The queue only carries job ids; the jobs table is the source of truth for status, logs and
+ * results. Adapters: `LocalQueue` (in-process, embedded mode); BullMQ comes with distributed mode.
+ */
+export type JobHandler = (jobId: string) => Promise<void>;
+
+export interface JobQueue {
+  enqueue(jobId: string): Promise<void>;
+  /** Starts handing queued ids to `handler`, at most the adapter's concurrency at once. */
+  start(handler: JobHandler): void;
+  /** Stops taking new ids and waits for the running handlers to finish. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,130 @@
+import { newId, nowIso } from '../clock.js';
+import type { ArtifactsRepository } from '../db/artifacts.repo.js';
+import type { JobLogLine, JobsRepository } from '../db/jobs.repo.js';
+import { fromJson, toJson } from '../db/json.js';
+import type { ModelsRepository } from '../db/models.repo.js';
+import type { JobRow, JobStatus, JobType, ModelRepoRow } from '../db/schema.js';
+import { Invalid, NotFound } from '../errors.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import type { DownloadPayload, SyncPayload } from '../tasks/job-payloads.js';
+
+export interface JobView {
+  id: string;
+  type: JobType;
+  status: JobStatus;
+  payload: unknown;
+  result: unknown;
+  error: string | null;
+  logs: JobLogLine[];
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface JobRequestOutcome {
+  job: JobRow;
+  message: string;
+}
+
+export class JobsService {
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly models: ModelsRepository,
+    private readonly artifacts: ArtifactsRepository,
+    private readonly queue: JobQueue,
+  ) {}
+
+  async requestSync(repoId: string): Promise<JobRequestOutcome> {
+    const model = await this.models.findByRepoId(repoId);
+    if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
+    return this.requestSyncFor(model);
+  }
+
+  async requestSyncFor(model: ModelRepoRow): Promise<JobRequestOutcome> {
+    const payload: SyncPayload = { model_id: model.id, repo_id: model.repoId };
+    const job = await this.enqueue('sync', payload);
+    return { job, message: 'Sync job queued' };
+  }
+
+  async requestDownload(artifactIds: string[]): Promise<JobRequestOutcome> {
+    const unique = [...new Set(artifactIds)];
+    const found = new Set((await this.artifacts.findByIds(unique)).map((a) => a.id));
+    const missing = unique.filter((id) => !found.has(id));
+    if (missing.length > 0) {
+      throw new NotFound('ARTIFACT_NOT_FOUND', `Unknown artifact id(s): ${missing.join(', ')}`);
+    }
+    const payload: DownloadPayload = { artifact_ids: unique };
+    const job = await this.enqueue('download', payload);
+    return { job, message: `Queued 1 download job(s) for ${unique.length} artifact(s)` };
+  }
+
+  async getJob(id: string): Promise<JobView> {
+    const job = await this.jobs.findById(id);
+    if (!job) throw new NotFound('JOB_NOT_FOUND', `Job ${id} not found`);
+    const logs = await this.jobs.logsFor([id]);
+    return toView(job, logs.get(id) ?? []);
+  }
+
+  async listJobs(query: {
+    status?: JobStatus;
+    type?: JobType;
+    limit: number;
+    cursor?: string;
+  }): Promise<{ items: JobView[]; nextCursor: string | null }> {
+    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const rows = await this.jobs.list({
+      limit: query.limit + 1,
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.type ? { type: query.type } : {}),
+      ...(before ? { before } : {}),
+    });
+    const page = rows.slice(0, query.limit);
+    const logs = await this.jobs.logsFor(page.map((j) => j.id));
+    const last = page.at(-1);
+    return {
+      items: page.map((j) => toView(j, logs.get(j.id) ?? [])),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  private async enqueue(type: JobType, payload: SyncPayload | DownloadPayload): Promise<JobRow> {
+    const job = await this.jobs.insert({ id: newId(), type, payload: toJson(payload), createdAt: nowIso() });
+    await this.queue.enqueue(job.id);
+    return job;
+  }
+}
+
+function toView(job: JobRow, logs: JobLogLine[]): JobView {
+  return {
+    id: job.id,
+    type: job.type,
+    status: job.status,
+    payload: fromJson(job.payload),
+    result: fromJson(job.result),
+    error: job.error,
+    logs,
+    attempts: job.attempts,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+  };
+}
+
+function encodeCursor(job: JobRow): string {
+  return Buffer.from(JSON.stringify([job.createdAt, job.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) {
+      return { createdAt: value[0] as string, id: value[1] as string };
+    }
+  } catch {
+    // reported below
+  }
+  throw new Invalid('VALIDATION_FAILED', 'cursor is not a value returned as next_cursor');
+}

@@ -1,0 +1,75 @@
+import { newId, nowIso } from '../clock.js';
+import type { ArtifactsRepository } from '../db/artifacts.repo.js';
+import type { ModelsRepository } from '../db/models.repo.js';
+import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
+import { Conflict, NotFound } from '../errors.js';
+import type { JobsService } from './jobs.service.js';
+import { assertNamePart, assertRepoId } from './repo-id.js';
+
+export interface RegisterInput {
+  vendor: string;
+  name: string;
+  sourceRepoId: string;
+  revision: string;
+  autoSync: boolean;
+}
+
+export class RegistryService {
+  constructor(
+    private readonly models: ModelsRepository,
+    private readonly artifacts: ArtifactsRepository,
+    private readonly jobs: JobsService,
+  ) {}
+
+  async registerRepo(input: RegisterInput): Promise<{ model: ModelRepoRow; syncJobId?: string }> {
+    assertNamePart('vendor', input.vendor);
+    assertNamePart('name', input.name);
+    assertRepoId('source_repo_id', input.sourceRepoId);
+    if (await this.models.findByRepoId(input.sourceRepoId)) {
+      throw new Conflict('REPO_ALREADY_REGISTERED', `Repository ${input.sourceRepoId} is already registered`);
+    }
+    const at = nowIso();
+    let model: ModelRepoRow;
+    try {
+      model = await this.models.insert({
+        id: newId(),
+        vendor: input.vendor,
+        name: input.name,
+        repoId: input.sourceRepoId,
+        revision: input.revision,
+        commitSha: null,
+        status: 'registered',
+        error: null,
+        lastSyncedAt: null,
+        createdAt: at,
+        updatedAt: at,
+      });
+    } catch (error) {
+      if (await this.models.findByRepoId(input.sourceRepoId)) {
+        throw new Conflict(
+          'REPO_ALREADY_REGISTERED',
+          `Repository ${input.sourceRepoId} is already registered`,
+        );
+      }
+      throw error;
+    }
+    if (!input.autoSync) return { model };
+    const { job } = await this.jobs.requestSyncFor(model);
+    return { model, syncJobId: job.id };
+  }
+
+  async listModels(): Promise<ModelRepoRow[]> {
+    return this.models.list();
+  }
+
+  async getModel(id: string): Promise<ModelRepoRow> {
+    const model = await this.models.findById(id);
+    if (!model) throw new NotFound('REPO_NOT_FOUND', `Model ${id} not found`);
+    return model;
+  }
+
+  async listArtifacts(modelId: string): Promise<ArtifactRow[]> {
+    await this.getModel(modelId);
+    return this.artifacts.listByModel(modelId);
+  }
+}

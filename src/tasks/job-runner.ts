@@ -1,0 +1,74 @@
+import type { Logger } from 'pino';
+import { nowIso } from '../clock.js';
+import type { ArtifactsRepository } from '../db/artifacts.repo.js';
+import type { JobsRepository } from '../db/jobs.repo.js';
+import { toJson } from '../db/json.js';
+import type { ModelsRepository } from '../db/models.repo.js';
+import { errorMessage } from '../errors.js';
+import type { BlobStore } from '../store/blob-store.js';
+import type { HubClient } from '../upstream/hf-client.js';
+import type { RetryPolicy } from '../upstream/retry.js';
+import { DownloadJobError, runDownloadJob } from './download-job.js';
+import type { DownloadPayload, SyncPayload } from './job-payloads.js';
+import { syncRepo } from './sync-repo.js';
+
+export interface JobRunnerDeps {
+  jobs: JobsRepository;
+  models: ModelsRepository;
+  artifacts: ArtifactsRepository;
+  store: BlobStore;
+  hub: HubClient;
+  retry: RetryPolicy;
+  metadataMaxBytes: number;
+  fileConcurrency: number;
+  logger: Logger;
+}
+
+/**
+ * Runs one job by id: claims it (pending → running), dispatches on its type, and always writes the
+ * final state (completed with a result, or failed with the same message the artifacts carry).
+ */
+export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise<void> {
+  return async (jobId) => {
+    if (!(await deps.jobs.claim(jobId, nowIso()))) return;
+    const job = await deps.jobs.findById(jobId);
+    if (!job) return;
+    const logger = deps.logger.child({ jobId, jobType: job.type });
+    const log = async (message: string) => {
+      try {
+        await deps.jobs.appendLog(jobId, message, nowIso());
+      } catch (error) {
+        logger.warn({ err: error }, 'could not append a job log line');
+      }
+    };
+    const taskDeps = { ...deps, log };
+    logger.info('job started');
+    try {
+      const payload = JSON.parse(job.payload) as unknown;
+      let result: unknown;
+      switch (job.type) {
+        case 'sync':
+          result = await syncRepo(taskDeps, payload as SyncPayload);
+          break;
+        case 'download':
+          result = await runDownloadJob(taskDeps, payload as DownloadPayload);
+          break;
+        default:
+          throw new Error(`Job type ${job.type} is not supported by this version`);
+      }
+      await deps.jobs.finish(jobId, { status: 'completed', result: toJson(result), at: nowIso() });
+      logger.info('job completed');
+    } catch (error) {
+      const message = errorMessage(error);
+      await log(`Failed: ${message}`);
+      const result = error instanceof DownloadJobError ? toJson(error.result) : undefined;
+      await deps.jobs.finish(jobId, {
+        status: 'failed',
+        error: message,
+        ...(result ? { result } : {}),
+        at: nowIso(),
+      });
+      logger.warn({ error: message }, 'job failed');
+    }
+  };
+}

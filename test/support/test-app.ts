@@ -1,0 +1,80 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { type App, createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+
+export interface JsonResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export interface TestApp {
+  app: App;
+  storePath: string;
+  request<T = any>(
+    method: 'GET' | 'POST' | 'DELETE' | 'PATCH',
+    url: string,
+    body?: unknown,
+  ): Promise<JsonResponse<T>>;
+  /** Polls the job until it is completed or failed (deadline, never a fixed sleep). */
+  waitForJob(jobId: string, timeoutMs?: number): Promise<any>;
+  close(): Promise<void>;
+}
+
+/** A real app (SQLite in a temp store, in-process queue) pointed at a fake hub. */
+export async function startTestApp(hubUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
+  const storePath = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-test-'));
+  const config = loadConfig({
+    MODEL_STORE_PATH: storePath,
+    HF_ENDPOINT: hubUrl,
+    UPSTREAM_RETRY_BASE_MS: '5',
+    UPSTREAM_TIMEOUT_MS: '5000',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const app = await createApp(config, createLogger(config.logLevel));
+  const request: TestApp['request'] = async (method, url, body) => {
+    const response = await app.http.inject({
+      method,
+      url,
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
+    return { status: response.statusCode, body: response.body ? JSON.parse(response.body) : undefined };
+  };
+  return {
+    app,
+    storePath,
+    request,
+    async waitForJob(jobId, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const { body } = await request('GET', `/v1/hub/jobs/${jobId}`);
+        if (body.status === 'completed' || body.status === 'failed') return body;
+        if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async close() {
+      await app.close();
+      await fs.rm(storePath, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Registers a repo and runs a sync to completion; returns the model and its artifacts by path. */
+export async function registerAndSync(
+  t: TestApp,
+  repoId: string,
+  vendor = 'Test',
+  name = repoId.split('/')[1] ?? 'x',
+) {
+  const registered = await t.request('POST', '/v1/hub/register', { vendor, name, source_repo_id: repoId });
+  if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(registered.body)}`);
+  const sync = await t.request('POST', '/v1/hub/sync', { repo_id: repoId });
+  const job = await t.waitForJob(sync.body.job_id);
+  const artifacts = await t.request('GET', `/v1/hub/models/${registered.body.id}/artifacts`);
+  const byPath = new Map<string, any>(artifacts.body.items.map((a: any) => [a.path, a]));
+  return { model: registered.body, job, artifacts: byPath };
+}
