@@ -26,7 +26,10 @@ program
       closing = true;
       logger.info({ signal }, 'shutting down');
       app.close().then(
-        () => process.exit(0),
+        () => {
+          logger.info('model hub stopped');
+          process.exit(0);
+        },
         (error: unknown) => {
           logger.error({ err: error }, 'shutdown failed');
           process.exit(1);

@@ -44,7 +44,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     bodyLimit: deps.bodyLimitBytes,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    disableRequestLogging: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const strict = makeAjv(false);

@@ -1,12 +1,13 @@
-/** Standalone fake hub: `npx tsx test/fake-hub/cli.ts [--port 9000] [--big-size-mib N]`. */
+/** Standalone fake hub: `npx tsx test/fake-hub/cli.ts [--port 9000] [--big-size-mib N] [--many-files N]`. */
 import { parseArgs } from 'node:util';
-import { addDemoRepos } from './demo.js';
+import { addDemoRepos, addManyFilesRepo } from './demo.js';
 import { startFakeHub } from './fake-hub.js';
 
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '0' },
     'big-size-mib': { type: 'string', default: '64' },
+    'many-files': { type: 'string', default: '0' },
   },
 });
 const port = Number(values.port);
@@ -17,6 +18,8 @@ if (!(bigMiB >= 0)) throw new Error(`--big-size-mib: not a size: ${values['big-s
 
 const hub = await startFakeHub({ port });
 await addDemoRepos(hub, { bigSizeBytes: Math.round(bigMiB * 1024 * 1024) });
+const manyFiles = Number(values['many-files']);
+if (manyFiles > 0) await addManyFilesRepo(hub, manyFiles);
 process.stdout.write(`fake hub listening on ${hub.url}\n`);
 process.stderr.write(`cdn on ${hub.cdnUrl}; token ${hub.token}\n`);
 

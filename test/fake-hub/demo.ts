@@ -78,3 +78,19 @@ export async function addDemoRepos(
   });
   return { wan: { repo: WAN_REPO, commit: wan.commit }, copy: { repo: WAN_COPY_REPO, commit: copy.commit } };
 }
+
+export const MANY_FILES_REPO = 'bench/many-files';
+
+/** A repo of `count` tiny weight shards in 100 folders, for sync-at-scale tests and benchmarks. */
+export async function addManyFilesRepo(
+  hub: FakeHub,
+  count: number,
+): Promise<{ repo: string; commit: string }> {
+  const files = Array.from({ length: count }, (_, i) => ({
+    path: `shards/${String(i % 100).padStart(3, '0')}/part-${String(i).padStart(5, '0')}.safetensors`,
+    content: `shard ${i}\n`,
+    lfs: true,
+  }));
+  const { commit } = await hub.addRepo({ id: MANY_FILES_REPO, files });
+  return { repo: MANY_FILES_REPO, commit };
+}

@@ -235,7 +235,11 @@ describe('faults', () => {
     const res = await fetch(redirect.headers.get('location') ?? '');
     const reader = res.body?.getReader();
     let got = 0;
-    while (got < 1000) got += (await reader?.read())?.value?.length ?? 0;
+    while (got < 1000) {
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) break;
+      got += chunk.value.length;
+    }
     expect(got).toBe(1000);
     const pending = reader?.read().then(
       () => 'ended',
@@ -245,6 +249,30 @@ describe('faults', () => {
     await other.close();
     expect(Date.now() - started).toBeLessThan(1000);
     expect(await pending).toBe('failed');
+  });
+});
+
+describe('throttling', () => {
+  it('limits the CDN body rate per response', async () => {
+    const slow = await startFakeHub({ throttleBytesPerSecond: 2 * MiB });
+    try {
+      await slow.addRepo({
+        id: 'acme/slow',
+        files: [{ path: 'w.bin', content: { size: MiB, seed: 'slow' } }],
+      });
+      const redirect = await fetch(`${slow.url}/acme/slow/resolve/main/w.bin`, { redirect: 'manual' });
+      const started = Date.now();
+      const res = await fetch(redirect.headers.get('location') ?? '', {
+        headers: { range: 'bytes=0-524287' },
+      });
+      const body = Buffer.from(await res.arrayBuffer());
+      const elapsed = Date.now() - started;
+      expect(body.equals((await slow.expectedBytes('acme/slow', 'w.bin')).subarray(0, 524288))).toBe(true);
+      expect(elapsed).toBeGreaterThanOrEqual(200);
+      expect(elapsed).toBeLessThan(1500);
+    } finally {
+      await slow.close();
+    }
   });
 });
 

@@ -84,7 +84,9 @@ function splitRevision(repo: StoredRepo, raw: string[], needPath: boolean): { re
     const rev = dec(raw.slice(0, k).join('/'));
     if (resolveRevision(repo, rev)) return { rev, path: dec(raw.slice(k).join('/')) };
   }
-  return { rev: dec(raw[0] ?? ''), path: dec(raw.slice(1).join('/')) };
+  // Unknown rev: report `refs/pr/N`-style revs whole, like HF's "Invalid rev id: refs/pr/1".
+  const k = raw[0] === 'refs' && raw.length >= (needPath ? 4 : 3) ? 3 : 1;
+  return { rev: dec(raw.slice(0, k).join('/')), path: dec(raw.slice(k).join('/')) };
 }
 
 async function handleHub(state: HubState, ctx: Ctx, segs: string[]): Promise<void> {
@@ -188,7 +190,14 @@ export async function startFakeHub(opts: FakeHubOptions = {}): Promise<FakeHub> 
     const resolvers =
       /^\/[^/]+\/[^/]+\/(resolve|raw)\//.test(rawPath) || rawPath.startsWith('/api/resolve-cache/');
     const base = kind === 'cdn' ? {} : hubHeaders(resolvers ? 'resolvers' : 'api');
-    const ctx = new Ctx(req, res, rec, kind === 'hub' ? state.hubUrl : state.cdnUrl, base);
+    let ctx: Ctx;
+    try {
+      ctx = new Ctx(req, res, rec, kind === 'hub' ? state.hubUrl : state.cdnUrl, base);
+    } catch {
+      rec.status = 400;
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end('Bad Request');
+      return;
+    }
     const work = async () => {
       if (kind === 'cdn') return serveCdn(state, ctx);
       return handleHub(state, ctx, rawPath.split('/').slice(1));

@@ -42,7 +42,9 @@ export class Ctx {
     /** Added to every response head (rate-limit, request id...). */
     readonly baseHeaders: OutgoingHttpHeaders,
   ) {
-    this.url = new URL(req.url ?? '/', origin);
+    const raw = req.url ?? '/';
+    // Concatenate rather than resolve, so a path like `//x` is not taken for a host.
+    this.url = raw.startsWith('/') ? new URL(origin + raw) : new URL(raw, origin);
   }
 
   get isHead(): boolean {
@@ -100,7 +102,9 @@ export function sendError(
   message: string,
   headers: OutgoingHttpHeaders = {},
 ): void {
-  const errHeaders: OutgoingHttpHeaders = { ...headers, 'X-Error-Message': message };
+  // Header values must be printable ASCII; messages may echo a client's revision or path.
+  const headerMessage = message.replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c));
+  const errHeaders: OutgoingHttpHeaders = { ...headers, 'X-Error-Message': headerMessage };
   if (code !== undefined) errHeaders['X-Error-Code'] = code;
   sendJson(ctx, status, { error: message }, errHeaders);
 }
