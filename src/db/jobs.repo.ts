@@ -46,6 +46,17 @@ export class JobsRepository {
     return query.orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
   }
 
+  /** A pending or running job of this type with exactly this payload, if any. */
+  async findActive(type: JobType, payload: string): Promise<JobRow | undefined> {
+    return this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('type', '=', type)
+      .where('payload', '=', payload)
+      .where('status', 'in', ['pending', 'running'])
+      .executeTakeFirst();
+  }
+
   /** Jobs a crash left behind, oldest first. */
   async listUnfinished(): Promise<JobRow[]> {
     return this.db

@@ -44,6 +44,9 @@ export class JobsService {
 
   async requestSyncFor(model: ModelRepoRow): Promise<JobRequestOutcome> {
     const payload: SyncPayload = { model_id: model.id, repo_id: model.repoId };
+    // Two syncs of one repo would race on the same rows; a second request joins the first.
+    const active = await this.jobs.findActive('sync', toJson(payload));
+    if (active) return { job: active, message: 'Sync job already queued' };
     const job = await this.enqueue('sync', payload);
     return { job, message: 'Sync job queued' };
   }
