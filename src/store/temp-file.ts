@@ -3,6 +3,12 @@ import fs from 'node:fs/promises';
 const FLUSH_BYTES = 1024 * 1024;
 /** Writes allowed in flight before `write` waits: lets the network, hashing and disk overlap. */
 const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+/**
+ * Flush to disk every few MiB instead of once at the end: on this kind of disk, syncing 8–16 MiB
+ * steps streams at ~1.3 GB/s while one fsync of a 1 GiB dirty file crawls at ~300 MB/s
+ * (measured with `dd oflag=dsync`), and the final fsync then has almost nothing left to do.
+ */
+const SYNC_EVERY_BYTES = 16 * 1024 * 1024;
 
 /**
  * Sequential writer for a temp file: gathers network chunks into ~1 MiB positional `writev`
@@ -15,6 +21,7 @@ export class TempFileWriter {
   private position = 0;
   private inFlight: { done: Promise<void>; bytes: number }[] = [];
   private inFlightBytes = 0;
+  private unsyncedBytes = 0;
   private failure: unknown;
   private closed = false;
 
@@ -68,6 +75,15 @@ export class TempFileWriter {
     this.inFlight.push({ done, bytes });
     this.inFlightBytes += bytes;
     this.position += bytes;
+    this.unsyncedBytes += bytes;
+    if (this.unsyncedBytes >= SYNC_EVERY_BYTES) {
+      this.unsyncedBytes = 0;
+      const synced = done.then(() => this.handle.datasync());
+      synced.catch((error: unknown) => {
+        this.failure ??= error;
+      });
+      this.inFlight.push({ done: synced, bytes: 0 });
+    }
     this.pending = [];
     this.pendingBytes = 0;
   }

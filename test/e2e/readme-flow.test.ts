@@ -200,6 +200,23 @@ describe('README walkthrough against `npm start`', () => {
     expect(output).not.toContain('"level":50');
   });
 
+  it('applies migrations with `migrate`, once', async () => {
+    const env = { ...process.env, MODEL_STORE_PATH: path.join(workDir, 'migrate-store') };
+    const run = () =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ['dist/src/cli.js', 'migrate'], { cwd: root, env });
+        let stdout = '';
+        child.stdout.on('data', (d) => {
+          stdout += d;
+        });
+        child.once('exit', (code) =>
+          code === 0 ? resolve(stdout) : reject(new Error(`migrate exited ${code}`)),
+        );
+      });
+    expect(await run()).toContain('Applied migrations: 0001-initial');
+    expect(await run()).toContain('Database is up to date');
+  });
+
   it('refuses to start on a bad configuration value, naming the variable', async () => {
     const child = spawn(process.execPath, ['dist/src/cli.js', 'serve'], {
       cwd: root,

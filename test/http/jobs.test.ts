@@ -70,4 +70,25 @@ describe('GET /v1/hub/jobs', () => {
     );
     expect(Date.parse(job.body.finished_at)).toBeGreaterThanOrEqual(Date.parse(job.body.started_at));
   });
+
+  it('joins a second sync request to the one already queued for that repo', async () => {
+    // A new metadata file that answers 503 once with Retry-After: 1 keeps the first sync busy for a second.
+    await hub.pushCommit('org/listed', [
+      { path: 'config.json', content: '{}' },
+      { path: 'slow.json', content: '{"slow":true}' },
+    ]);
+    hub.addFault({ filePath: 'slow.json', status: 503, retryAfterSeconds: 1 });
+    const first = await t.request('POST', '/v1/hub/sync', { repo_id: 'org/listed' });
+    const second = await t.request('POST', '/v1/hub/sync', { repo_id: 'org/listed' });
+    expect(second.status).toBe(202);
+    expect(second.body).toEqual({
+      job_id: first.body.job_id,
+      status: expect.any(String),
+      message: 'Sync job already queued',
+    });
+    expect((await t.waitForJob(first.body.job_id)).status).toBe('completed');
+    const third = await t.request('POST', '/v1/hub/sync', { repo_id: 'org/listed' });
+    expect(third.body.job_id).not.toBe(first.body.job_id);
+    await t.waitForJob(third.body.job_id);
+  });
 });
