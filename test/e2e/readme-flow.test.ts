@@ -91,7 +91,13 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
-  if (server?.pid && server.exitCode === null) process.kill(-server.pid, 'SIGKILL');
+  if (server?.pid && server.exitCode === null && server.signalCode === null) {
+    try {
+      process.kill(-server.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   await hub?.close();
   if (workDir) await fs.rm(workDir, { recursive: true, force: true });
 });
