@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { nowIso } from './clock.js';
 import type { Config } from './config.js';
@@ -12,6 +13,8 @@ import { LocalQueue } from './queue/local-queue.js';
 import { JobsService } from './services/jobs.service.js';
 import { RegistryService } from './services/registry.service.js';
 import { BlobStore } from './store/blob-store.js';
+import { PartialDownloads } from './store/partial-downloads.js';
+import { SingleFlight } from './tasks/download/single-flight.js';
 import { createJobRunner } from './tasks/job-runner.js';
 import { HfClient } from './upstream/hf-client.js';
 import { USER_AGENT, VERSION } from './version.js';
@@ -25,7 +28,6 @@ export interface App {
 
 /** How long shutdown waits for running jobs; unfinished ones resume at the next start. */
 const SHUTDOWN_GRACE_MS = 10_000;
-const FILES_PER_DOWNLOAD_JOB = 4;
 
 /** Composition root: the only place that knows every concrete part. */
 export async function createApp(config: Config, logger: Logger): Promise<App> {
@@ -43,6 +45,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     endpoint: config.hfEndpoint,
     token: config.hfToken,
     timeoutMs: config.upstreamTimeoutMs,
+    stallTimeoutMs: config.download.stallTimeoutMs,
     retry,
     userAgent: USER_AGENT,
     onRetry: (message) => logger.warn(message),
@@ -57,10 +60,18 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     models,
     artifacts,
     store,
+    partials: new PartialDownloads(store.tempDir),
     hub,
-    retry,
+    transfer: {
+      retry,
+      parallelThresholdBytes: config.download.parallelThresholdBytes,
+      connectionsPerFile: config.download.connectionsPerFile,
+      chunkBytes: config.download.chunkBytes,
+      connectionBudget: pLimit(config.download.maxConnections),
+    },
+    inFlight: new SingleFlight(),
     metadataMaxBytes: config.metadataMaxBytes,
-    fileConcurrency: FILES_PER_DOWNLOAD_JOB,
+    fileConcurrency: config.download.filesPerJob,
     logger,
   });
   const http = await buildHttpServer({

@@ -21,6 +21,12 @@ const EnvSchema = Type.Object({
   UPSTREAM_MAX_RETRIES: Type.Integer({ default: 5, minimum: 0, maximum: 20 }),
   UPSTREAM_RETRY_BASE_MS: Type.Integer({ default: 1000, minimum: 0 }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
+  DOWNLOAD_STALL_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
+  DOWNLOAD_PARALLEL_THRESHOLD_BYTES: Type.Integer({ default: 64 * 1024 * 1024, minimum: 0 }),
+  DOWNLOAD_CONNECTIONS_PER_FILE: Type.Integer({ default: 8, minimum: 1, maximum: 64 }),
+  DOWNLOAD_CHUNK_BYTES: Type.Integer({ default: 16 * 1024 * 1024, minimum: 64 * 1024 }),
+  DOWNLOAD_MAX_CONNECTIONS: Type.Integer({ default: 16, minimum: 1, maximum: 256 }),
+  DOWNLOAD_FILES_PER_JOB: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -55,6 +61,20 @@ export interface Config {
   upstreamRetryBaseMs: number;
   /** Largest accepted HTTP request body (bytes). */
   bodyLimitBytes: number;
+  download: {
+    /** A download body that sends nothing for this long is aborted and resumed (ms). */
+    stallTimeoutMs: number;
+    /** Files at least this large are fetched over several range requests (bytes, default 64 MiB). */
+    parallelThresholdBytes: number;
+    /** Range requests per large file (default 8). */
+    connectionsPerFile: number;
+    /** Size of each range request in parallel mode (bytes, default 16 MiB). */
+    chunkBytes: number;
+    /** Upstream connections for all downloads of this process together (default 16). */
+    maxConnections: number;
+    /** Files one download job fetches at once (default 4). */
+    filesPerJob: number;
+  };
   logLevel: string;
 }
 
@@ -92,6 +112,14 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     upstreamMaxRetries: parsed.UPSTREAM_MAX_RETRIES,
     upstreamRetryBaseMs: parsed.UPSTREAM_RETRY_BASE_MS,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
+    download: {
+      stallTimeoutMs: parsed.DOWNLOAD_STALL_TIMEOUT_MS,
+      parallelThresholdBytes: parsed.DOWNLOAD_PARALLEL_THRESHOLD_BYTES,
+      connectionsPerFile: parsed.DOWNLOAD_CONNECTIONS_PER_FILE,
+      chunkBytes: parsed.DOWNLOAD_CHUNK_BYTES,
+      maxConnections: parsed.DOWNLOAD_MAX_CONNECTIONS,
+      filesPerJob: parsed.DOWNLOAD_FILES_PER_JOB,
+    },
     logLevel: parsed.LOG_LEVEL,
     ...rejectUnsupported(parsed.REDIS_URL),
   };

@@ -32,14 +32,18 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   }
   if (error.validation) {
     const context = error.validationContext ?? 'request';
-    const problems = error.validation.map((v) => {
-      const field = `${context}${v.instancePath.replaceAll('/', '.')}`;
-      const params = v.params as Record<string, unknown>;
-      if (typeof params.additionalProperty === 'string')
-        return `${field}: unknown field "${params.additionalProperty}"`;
-      if (typeof params.missingProperty === 'string') return `${field}.${params.missingProperty} is required`;
-      return `${field} ${v.message ?? 'is invalid'}`;
-    });
+    // With alternative body shapes, each branch's complaint is listed; the anyOf summary adds nothing.
+    const problems = error.validation
+      .filter((v) => v.keyword !== 'anyOf')
+      .map((v) => {
+        const field = `${context}${v.instancePath.replaceAll('/', '.')}`;
+        const params = v.params as Record<string, unknown>;
+        if (typeof params.additionalProperty === 'string')
+          return `${field}: unknown field "${params.additionalProperty}"`;
+        if (typeof params.missingProperty === 'string')
+          return `${field}.${params.missingProperty} is required`;
+        return `${field} ${v.message ?? 'is invalid'}`;
+      });
     return send(400, 'VALIDATION_FAILED', [...new Set(problems)].join('; '));
   }
   if (error instanceof SyntaxError)

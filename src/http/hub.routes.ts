@@ -72,17 +72,37 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
         schema: {
           summary: 'Queue a download of artifacts',
           tags: ['hub'],
-          body: Type.Object(
-            {
-              artifact_ids: Type.Array(Type.String({ format: 'uuid' }), { minItems: 1, maxItems: 100_000 }),
-            },
-            { additionalProperties: false },
-          ),
+          description:
+            'Either `artifact_ids`, or `repo_id` with optional `include`/`exclude` glob lists (e.g. `["*.json", "*.safetensors"]`) to download a whole repo or a subset in one job.',
+          body: Type.Union([
+            Type.Object(
+              {
+                artifact_ids: Type.Array(Type.String({ format: 'uuid' }), { minItems: 1, maxItems: 100_000 }),
+              },
+              { additionalProperties: false },
+            ),
+            Type.Object(
+              {
+                repo_id: Type.String({ minLength: 1, maxLength: 200 }),
+                include: Type.Optional(
+                  Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { maxItems: 100 }),
+                ),
+                exclude: Type.Optional(
+                  Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { maxItems: 100 }),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          ]),
           response: { 202: JobAccepted, ...errors },
         },
       },
       async (request, reply) => {
-        const { job, message } = await deps.jobs.requestDownload(request.body.artifact_ids);
+        const body = request.body;
+        const { job, message } =
+          'artifact_ids' in body
+            ? await deps.jobs.requestDownload(body.artifact_ids)
+            : await deps.jobs.requestRepoDownload(body.repo_id, body.include, body.exclude);
         return reply.status(202).send({ job_id: job.id, status: job.status, message });
       },
     );

@@ -1,3 +1,4 @@
+import picomatch from 'picomatch';
 import { newId, nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
 import type { JobLogLine, JobsRepository } from '../db/jobs.repo.js';
@@ -63,6 +64,30 @@ export class JobsService {
     return { job, message: `Queued 1 download job(s) for ${unique.length} artifact(s)` };
   }
 
+  /** Every current file of a registered repo, or those matching `include` and not `exclude` (globs). */
+  async requestRepoDownload(
+    repoId: string,
+    include?: string[],
+    exclude?: string[],
+  ): Promise<JobRequestOutcome> {
+    const model = await this.models.findByRepoId(repoId);
+    if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
+    const artifacts = (await this.artifacts.listByModel(model.id)).filter((a) => a.removedAt === null);
+    if (artifacts.length === 0) {
+      throw new Invalid('REPO_NOT_SYNCED', `Repository ${repoId} has no files yet; sync it first`);
+    }
+    const wanted = selectPaths(
+      artifacts.map((a) => a.path),
+      include,
+      exclude,
+    );
+    const ids = artifacts.filter((a) => wanted.has(a.path)).map((a) => a.id);
+    if (ids.length === 0) {
+      throw new Invalid('VALIDATION_FAILED', `No file of ${repoId} matches include/exclude`);
+    }
+    return this.requestDownload(ids);
+  }
+
   async getJob(id: string): Promise<JobView> {
     const job = await this.jobs.findById(id);
     if (!job) throw new NotFound('JOB_NOT_FOUND', `Job ${id} not found`);
@@ -97,6 +122,17 @@ export class JobsService {
     await this.queue.enqueue(job.id);
     return job;
   }
+}
+
+function selectPaths(
+  paths: string[],
+  include: string[] | undefined,
+  exclude: string[] | undefined,
+): Set<string> {
+  const options = { dot: true };
+  const included = include?.length ? picomatch(include, options) : () => true;
+  const excluded = exclude?.length ? picomatch(exclude, options) : () => false;
+  return new Set(paths.filter((p) => included(p) && !excluded(p)));
 }
 
 function toView(job: JobRow, logs: JobLogLine[]): JobView {

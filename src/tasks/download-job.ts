@@ -75,5 +75,9 @@ function describeCompletion(
   if (outcome.source === 'deduplicated') return `Reused stored blob for ${path} (sha256 ${outcome.sha256})`;
   const seconds = Math.max(elapsedMs, 1) / 1000;
   const mbPerSecond = outcome.bytes / 1e6 / seconds;
-  return `Downloaded ${path}: ${outcome.bytes} bytes in ${seconds.toFixed(2)} s (${mbPerSecond.toFixed(1)} MB/s), sha256 ${outcome.sha256} verified`;
+  const how = [
+    outcome.connections && outcome.connections > 1 ? `over ${outcome.connections} connections` : '',
+    outcome.resumedFrom ? `resumed at byte ${outcome.resumedFrom}` : '',
+  ].filter(Boolean);
+  return `Downloaded ${path}: ${outcome.bytes} bytes in ${seconds.toFixed(2)} s (${mbPerSecond.toFixed(1)} MB/s${how.length ? `, ${how.join(', ')}` : ''}), sha256 ${outcome.sha256} verified`;
 }

@@ -20,27 +20,46 @@ export interface UpstreamFile {
   lfsSha256: string | null;
 }
 
+/** Where a file's bytes are and what upstream says about them, read before any byte is fetched. */
+export interface FileLocation {
+  /** URL that serves the bytes: the CDN's signed URL for LFS files, the hub's own for small files. */
+  url: string;
+  /** X-Linked-Size, or Content-Length of a non-redirect answer. */
+  size: number | undefined;
+  /** X-Linked-Etag (LFS sha256) or ETag (git blob sha1), unquoted. */
+  etag: string | undefined;
+  repoCommit: string | undefined;
+}
+
+export interface RangeRequest {
+  /** First byte wanted (0 when omitted). */
+  start?: number;
+  /** Last byte wanted, inclusive (to the end when omitted). */
+  end?: number;
+  /** Validator for `If-Range`: a changed resource answers 200 with the whole body instead of 206. */
+  ifRange?: string;
+  signal?: AbortSignal;
+}
+
 export interface UpstreamBody {
   body: Readable;
-  status: number;
-  /** Size of this body from Content-Length, when sent. */
-  contentLength: number | undefined;
-  /** X-Linked-Etag (LFS sha256) or ETag, unquoted. */
+  /** 200 (whole body) or 206 (the range asked for). */
+  status: 200 | 206;
+  /** First byte of this body within the file. */
+  start: number;
+  /** Total file size from Content-Range, or Content-Length of a 200. */
+  totalSize: number | undefined;
+  /** This response's own ETag, quoted as sent: the validator to send back in `If-Range`. */
   etag: string | undefined;
-  /** X-Linked-Size, when upstream redirected to a CDN. */
-  linkedSize: number | undefined;
-  repoCommit: string | undefined;
 }
 
 export interface HubClient {
   resolveCommit(repoId: string, revision: string): Promise<string>;
   listFiles(repoId: string, commit: string): AsyncIterable<UpstreamFile>;
-  openFile(
-    repoId: string,
-    commit: string,
-    filePath: string,
-    options?: { signal?: AbortSignal },
-  ): Promise<UpstreamBody>;
+  /** Resolves a file to the URL that serves its bytes (HEAD, following hub-internal redirects). */
+  locateFile(repoId: string, commit: string, filePath: string): Promise<FileLocation>;
+  /** GETs (part of) a located file; a signed URL that expired answers UPSTREAM_URL_EXPIRED. */
+  openUrl(url: string, range?: RangeRequest): Promise<UpstreamBody>;
   close(): Promise<void>;
 }
 
@@ -48,6 +67,8 @@ export interface HfClientOptions {
   endpoint: string;
   token: string | undefined;
   timeoutMs: number;
+  /** A response body silent for this long fails with a retryable timeout (ms). */
+  stallTimeoutMs: number;
   retry: RetryPolicy;
   userAgent: string;
   onRetry?: (message: string) => void;
@@ -64,10 +85,10 @@ export class HfClient implements HubClient {
   constructor(private readonly options: HfClientOptions) {
     this.origin = new URL(options.endpoint).origin;
     this.agent = new Agent({
-      connections: 32,
+      connections: 64,
       keepAliveTimeout: 10_000,
       headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
+      bodyTimeout: options.stallTimeoutMs,
     });
   }
 
@@ -106,32 +127,65 @@ export class HfClient implements HubClient {
     }
   }
 
-  async openFile(
-    repoId: string,
-    commit: string,
-    filePath: string,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<UpstreamBody> {
+  async locateFile(repoId: string, commit: string, filePath: string): Promise<FileLocation> {
     const what = `${filePath} of ${repoId}@${commit.slice(0, 12)}`;
     let url = `${this.options.endpoint}/${repoId}/resolve/${commit}/${encodePath(filePath)}`;
-    let linked: { etag?: string; size?: number; commit?: string } = {};
+    const meta: { etag?: string; size?: number; commit?: string } = {};
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const response = await request(url, {
-        method: 'GET',
+        method: 'HEAD',
         headers: { ...this.headersFor(url), 'accept-encoding': 'identity' },
         dispatcher: this.agent,
-        signal: options.signal,
+      }).catch((error: unknown) => {
+        throw upstreamNetworkError(error, what);
+      });
+      await response.body.dump();
+      const header = (name: string) => headerValue(response.headers[name]);
+      meta.etag ??= normalizeEtag(header('x-linked-etag'));
+      meta.size ??= toInt(header('x-linked-size'));
+      meta.commit ??= header('x-repo-commit');
+      if (REDIRECT_STATUS.has(response.statusCode)) {
+        const location = header('location');
+        if (!location) throw badResponse(`Upstream redirect without Location for ${what}`);
+        const next = new URL(location, url);
+        // A redirect off the hub (the CDN) is where the bytes are; its signed URL is fetched, not probed.
+        if (next.origin !== this.origin)
+          return { url: next.href, size: meta.size, etag: meta.etag, repoCommit: meta.commit };
+        url = next.href;
+        continue;
+      }
+      if (response.statusCode >= 400) {
+        throw upstreamErrorFromResponse({ status: response.statusCode, header, body: '', what });
+      }
+      return {
+        url,
+        size: meta.size ?? toInt(header('content-length')),
+        etag: meta.etag ?? normalizeEtag(header('etag')),
+        repoCommit: meta.commit,
+      };
+    }
+    throw badResponse(`Too many upstream redirects for ${what}`);
+  }
+
+  async openUrl(startUrl: string, range: RangeRequest = {}): Promise<UpstreamBody> {
+    const start = range.start ?? 0;
+    let url = startUrl;
+    const what = `bytes ${start}-${range.end ?? ''} of ${describeUrl(startUrl)}`;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const headers: Record<string, string> = { ...this.headersFor(url), 'accept-encoding': 'identity' };
+      if (start > 0 || range.end !== undefined) headers.range = `bytes=${start}-${range.end ?? ''}`;
+      if (range.ifRange && headers.range) headers['if-range'] = range.ifRange;
+      const response = await request(url, {
+        method: 'GET',
+        headers,
+        dispatcher: this.agent,
+        signal: range.signal,
       }).catch((error: unknown) => {
         throw upstreamNetworkError(error, what);
       });
       const header = (name: string) => headerValue(response.headers[name]);
       if (REDIRECT_STATUS.has(response.statusCode)) {
         await response.body.dump();
-        linked = {
-          etag: linked.etag ?? normalizeEtag(header('x-linked-etag')),
-          size: linked.size ?? toInt(header('x-linked-size')),
-          commit: linked.commit ?? header('x-repo-commit'),
-        };
         const location = header('location');
         if (!location) throw badResponse(`Upstream redirect without Location for ${what}`);
         url = new URL(location, url).href;
@@ -139,16 +193,41 @@ export class HfClient implements HubClient {
       }
       if (response.statusCode >= 400) {
         const body = await readLimited(response.body, ERROR_BODY_LIMIT);
+        const offHub = new URL(url).origin !== this.origin;
+        if (offHub && (response.statusCode === 403 || response.statusCode === 410)) {
+          throw new UpstreamError(
+            'UPSTREAM_URL_EXPIRED',
+            `Signed download URL was refused (HTTP ${response.statusCode}) for ${what}`,
+            {
+              status: response.statusCode,
+              retryable: true,
+            },
+          );
+        }
         throw upstreamErrorFromResponse({ status: response.statusCode, header, body, what });
       }
-      return {
-        body: response.body,
-        status: response.statusCode,
-        contentLength: toInt(header('content-length')),
-        etag: linked.etag ?? normalizeEtag(header('x-linked-etag') ?? header('etag')),
-        linkedSize: linked.size ?? toInt(header('x-linked-size')),
-        repoCommit: linked.commit ?? header('x-repo-commit'),
-      };
+      if (response.statusCode === 206) {
+        const contentRange = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header('content-range') ?? '');
+        if (!contentRange || Number(contentRange[1]) !== start) {
+          response.body.destroy();
+          throw badResponse(
+            `Upstream answered ${what} with Content-Range ${header('content-range') ?? 'missing'}`,
+          );
+        }
+        const total = contentRange[3] === '*' ? undefined : Number(contentRange[3]);
+        return { body: response.body, status: 206, start, totalSize: total, etag: header('etag') };
+      }
+      if (response.statusCode === 200) {
+        return {
+          body: response.body,
+          status: 200,
+          start: 0,
+          totalSize: toInt(header('content-length')),
+          etag: header('etag'),
+        };
+      }
+      response.body.destroy();
+      throw badResponse(`Upstream answered HTTP ${response.statusCode} for ${what}`);
     }
     throw badResponse(`Too many upstream redirects for ${what}`);
   }
@@ -208,6 +287,12 @@ export function encodePath(filePath: string): string {
 export function normalizeEtag(etag: string | undefined): string | undefined {
   if (!etag) return undefined;
   return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+/** Host and path only: signed query strings never reach a message or a log. */
+function describeUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.host}${parsed.pathname}`;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

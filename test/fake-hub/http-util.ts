@@ -29,6 +29,8 @@ export interface FaultSpec {
   corrupt?: boolean;
   /** Send this many body bytes, then nothing more until the server closes. */
   stallAfterBytes?: number;
+  /** Answer a Range request with 200 and the whole body, like a server that ignores Range. */
+  ignoreRange?: boolean;
 }
 
 /** One request/response pair, with the recorder entry kept in step with what is sent. */
@@ -165,7 +167,8 @@ export async function serveContent(
   };
   const rawIfRange = ctx.req.headers['if-range'];
   const ifRange = Array.isArray(rawIfRange) ? rawIfRange[0] : rawIfRange;
-  const rangeHeader = ifRange !== undefined && !sameEtag(ifRange, etag) ? undefined : ctx.req.headers.range;
+  const ignored = ifRange !== undefined && !sameEtag(ifRange, etag);
+  const rangeHeader = ignored || behaviour.fault?.ignoreRange ? undefined : ctx.req.headers.range;
   const range = parseRange(rangeHeader, size);
   if (range.kind === 'unsatisfiable') {
     ctx.send(416, { ...base, 'Content-Range': `bytes */${size}`, 'Content-Type': 'text/plain' }, '');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlobStore } from '../../src/store/blob-store.js';
 import { ContentHasher, gitBlobSha1 } from '../../src/store/content-hasher.js';
-import { TempFileWriter } from '../../src/store/temp-file.js';
+import { FileWriter } from '../../src/store/file-writer.js';
 
 let root: string;
 let store: BlobStore;
@@ -22,8 +22,10 @@ afterEach(async () => {
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function writeTemp(content: Buffer): Promise<string> {
-  const writer = await TempFileWriter.create(store.tempPath('artifact-1'));
-  for (let i = 0; i < content.length; i += 1000) await writer.write(content.subarray(i, i + 1000));
+  const writer = await FileWriter.open(store.tempPath('artifact-1'), { keep: false });
+  // Out of order on purpose: positional writes land where they belong.
+  const offsets = Array.from({ length: Math.ceil(content.length / 1000) }, (_, i) => i * 1000).reverse();
+  for (const offset of offsets) await writer.writeAt(content.subarray(offset, offset + 1000), offset);
   await writer.finish();
   return writer.path;
 }

@@ -1,0 +1,118 @@
+import fs from 'node:fs/promises';
+
+/** Writes allowed in flight before `writeAt` waits: lets the network, hashing and disk overlap. */
+const MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024;
+/**
+ * Flush to disk every few MiB instead of once at the end: on this kind of disk, syncing 8–16 MiB
+ * steps streams at ~1.3 GB/s while one fsync of a 1 GiB dirty file crawls at ~300 MB/s
+ * (measured with `dd oflag=dsync`), and the final fsync then has almost nothing left to do.
+ */
+const SYNC_EVERY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Positional writer for a partial download: bytes land at their offset (parallel ranges write
+ * into one file), a bounded amount is in flight (memory stays flat), `checkpoint()` makes
+ * everything written so far durable, and `finish()` fsyncs before closing, so a file that reaches
+ * `commitTemp` is on disk.
+ */
+export class FileWriter {
+  private inFlight = new Set<Promise<void>>();
+  private inFlightBytes = 0;
+  private unsyncedBytes = 0;
+  private failure: unknown;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: fs.FileHandle,
+  ) {}
+
+  /** Opens `path` keeping its bytes (`keep`) or empty, creating it when missing. */
+  static async open(path: string, options: { keep: boolean }): Promise<FileWriter> {
+    if (options.keep) {
+      try {
+        return new FileWriter(path, await fs.open(path, 'r+'));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    return new FileWriter(path, await fs.open(path, 'w'));
+  }
+
+  async size(): Promise<number> {
+    return (await this.handle.stat()).size;
+  }
+
+  async truncate(size: number): Promise<void> {
+    await this.drain();
+    await this.handle.truncate(size);
+  }
+
+  /** Queues `chunk` at `position`; resolves once there is room for more. The caller must not reuse `chunk`. */
+  async writeAt(chunk: Uint8Array, position: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    const bytes = chunk.byteLength;
+    const write = this.handle.write(chunk, 0, bytes, position).then((result) => {
+      if (result.bytesWritten !== bytes)
+        throw new Error(`short write: ${result.bytesWritten} of ${bytes} bytes`);
+    });
+    this.track(write, bytes);
+    this.unsyncedBytes += bytes;
+    if (this.unsyncedBytes >= SYNC_EVERY_BYTES) {
+      this.unsyncedBytes = 0;
+      this.track(
+        write.then(() => this.handle.datasync()),
+        0,
+      );
+    }
+    while (this.inFlightBytes > MAX_IN_FLIGHT_BYTES && this.inFlight.size > 0) {
+      await Promise.race(this.inFlight);
+      if (this.failure) throw this.failure;
+    }
+  }
+
+  /** Everything written before this call is on disk when it resolves. */
+  async checkpoint(): Promise<void> {
+    await this.drain();
+    await this.handle.datasync();
+  }
+
+  async finish(): Promise<void> {
+    await this.drain();
+    await this.handle.sync();
+    await this.close();
+  }
+
+  /** Stops without syncing; what is on disk stays for a later resume or is deleted by the caller. */
+  async abort(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    await this.close();
+  }
+
+  private track(write: Promise<void>, bytes: number): void {
+    this.inFlightBytes += bytes;
+    const tracked: Promise<void> = write.then(
+      () => {
+        this.inFlight.delete(tracked);
+        this.inFlightBytes -= bytes;
+      },
+      (error: unknown) => {
+        this.inFlight.delete(tracked);
+        this.inFlightBytes -= bytes;
+        this.failure ??= error;
+      },
+    );
+    this.inFlight.add(tracked);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    if (this.failure) throw this.failure;
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}

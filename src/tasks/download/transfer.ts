@@ -1,0 +1,375 @@
+import fs from 'node:fs';
+import type { LimitFunction } from 'p-limit';
+import { IntegrityError, isRetryable, UpstreamError } from '../../errors.js';
+import type { BlobStore } from '../../store/blob-store.js';
+import { ContentHasher } from '../../store/content-hasher.js';
+import { FileWriter } from '../../store/file-writer.js';
+import type { PartialDownloads, PartialState } from '../../store/partial-downloads.js';
+import type { FileLocation, HubClient } from '../../upstream/hf-client.js';
+import { backoffDelayMs, type RetryPolicy } from '../../upstream/retry.js';
+import { FrontierHasher } from './frontier-hasher.js';
+
+/**
+ * The download engine for one file. Bytes go to `temp/<key>.part` at their offsets; one SHA-256
+ * (and, for plain git files, the git blob SHA-1) advances over the contiguous prefix as they land;
+ * the file is verified when its last byte arrives, fsynced, and renamed into `blobs/`.
+ *
+ * - Resume: the durable prefix is recorded next to the partial; a retry, a restart or a new
+ *   process continues with `Range: bytes=N-` guarded by `If-Range`, after re-hashing the prefix.
+ *   A 200 instead of 206, a changed size or a prefix longer than the file starts over cleanly.
+ * - Retry: transient failures back off (Retry-After wins) and resume; the attempt count resets
+ *   whenever bytes arrive. An expired signed URL is re-resolved through `/resolve/`.
+ * - Parallel: above a size threshold the rest of the file is fetched as fixed-size chunks over
+ *   several connections, in order, so out-of-order bytes held for the hash stay bounded.
+ */
+export interface TransferTarget {
+  /** Names the partial download (the artifact id). */
+  key: string;
+  repoId: string;
+  commit: string;
+  path: string;
+  size: number;
+  /** LFS sha256, when the file is in LFS. */
+  sha256: string | null;
+  /** Git blob sha1 (verified for plain git files). */
+  gitOid: string | null;
+}
+
+export interface TransferSettings {
+  retry: RetryPolicy;
+  parallelThresholdBytes: number;
+  connectionsPerFile: number;
+  chunkBytes: number;
+  /** Shared by every download in the process: at most this many upstream connections at once. */
+  connectionBudget: LimitFunction;
+}
+
+export interface TransferDeps {
+  hub: HubClient;
+  store: BlobStore;
+  partials: PartialDownloads;
+  log: (message: string) => Promise<void>;
+  onProgress: (bytesDone: number) => void;
+}
+
+export interface TransferResult {
+  sha256: string;
+  bytes: number;
+  relativePath: string;
+  resumedFrom: number;
+  connections: number;
+}
+
+const CHECKPOINT_INTERVAL_MS = 1000;
+
+/** Raised inside a transfer when upstream sent the whole file instead of the range: start over. */
+class StartOver extends Error {}
+
+export async function transferFile(
+  deps: TransferDeps,
+  target: TransferTarget,
+  settings: TransferSettings,
+): Promise<TransferResult> {
+  let roundSettings = settings;
+  let fresh = false;
+  for (let round = 0; ; round++) {
+    try {
+      return await transferRound(deps, target, roundSettings, fresh);
+    } catch (error) {
+      const resumed = error instanceof ResumedIntegrityError;
+      if ((error instanceof StartOver || resumed) && round < 2) {
+        await deps.log(`${target.path}: ${error.message}; starting over from byte 0`);
+        await deps.partials.discard(target.key);
+        fresh = true;
+        // A server that ignores Range cannot serve parallel parts either.
+        if (error instanceof StartOver) roundSettings = { ...settings, connectionsPerFile: 1 };
+        continue;
+      }
+      if (!isRetryable(error) || resumed) await deps.partials.discard(target.key);
+      throw resumed ? error.cause : error;
+    }
+  }
+}
+
+class ResumedIntegrityError extends Error {
+  constructor(override readonly cause: IntegrityError) {
+    super(`${cause.message} after resuming`);
+  }
+}
+
+async function transferRound(
+  deps: TransferDeps,
+  target: TransferTarget,
+  settings: TransferSettings,
+  fresh: boolean,
+): Promise<TransferResult> {
+  const expected = target.sha256 ?? target.gitOid ?? 'unknown';
+  const dataPath = deps.partials.dataPath(target.key);
+  let state = fresh ? undefined : await deps.partials.load(target.key);
+  if (
+    state &&
+    (state.size !== target.size || state.expected !== expected || state.committedBytes > target.size)
+  ) {
+    await deps.log(`${target.path}: partial download does not match the file any more; discarding it`);
+    state = undefined;
+  }
+  const writer = await FileWriter.open(dataPath, { keep: state !== undefined });
+  let committed = false;
+  try {
+    const resumeFrom = state ? Math.min(state.committedBytes, await writer.size()) : 0;
+    const hasher = new ContentHasher(target.sha256 ? {} : { gitBlobSize: target.size });
+    if (resumeFrom > 0) {
+      await hashPrefix(dataPath, resumeFrom, hasher);
+      await deps.log(`${target.path}: resuming at byte ${resumeFrom} of ${target.size}`);
+    } else {
+      await writer.truncate(0);
+    }
+    const session: Session = {
+      deps,
+      target,
+      settings,
+      writer,
+      frontier: new FrontierHasher(hasher, resumeFrom, settings.chunkBytes * settings.connectionsPerFile),
+      location: undefined,
+      relocating: undefined,
+      validator: state?.validator ?? null,
+      abort: new AbortController(),
+    };
+    const stopCheckpoints = startCheckpoints(session, expected);
+    try {
+      await fetchRemaining(session, resumeFrom);
+    } finally {
+      await stopCheckpoints();
+    }
+    const digest = hasher.digest();
+    try {
+      verify(target, digest);
+    } catch (error) {
+      if (error instanceof IntegrityError && resumeFrom > 0) throw new ResumedIntegrityError(error);
+      throw error;
+    }
+    await writer.finish();
+    const { relativePath } = await deps.store.commitTemp(dataPath, digest.sha256);
+    committed = true;
+    await deps.partials.forget(target.key);
+    return {
+      sha256: digest.sha256,
+      bytes: target.size - resumeFrom,
+      relativePath,
+      resumedFrom: resumeFrom,
+      connections: connectionsFor(settings, target.size - resumeFrom),
+    };
+  } finally {
+    if (!committed) await writer.abort();
+  }
+}
+
+interface Session {
+  deps: TransferDeps;
+  target: TransferTarget;
+  settings: TransferSettings;
+  writer: FileWriter;
+  frontier: FrontierHasher;
+  location: FileLocation | undefined;
+  relocating: Promise<FileLocation> | undefined;
+  validator: string | null;
+  abort: AbortController;
+}
+
+function connectionsFor(settings: TransferSettings, remaining: number): number {
+  if (remaining < settings.parallelThresholdBytes) return 1;
+  return Math.max(1, Math.min(settings.connectionsPerFile, Math.ceil(remaining / settings.chunkBytes)));
+}
+
+async function fetchRemaining(session: Session, from: number): Promise<void> {
+  const { target, settings } = session;
+  if (from >= target.size) return;
+  await locate(session, false);
+  const connections = connectionsFor(settings, target.size - from);
+  if (connections === 1) {
+    await fetchSegment(session, from, target.size - 1, true);
+    return;
+  }
+  let nextChunk = from;
+  const worker = async () => {
+    while (nextChunk < target.size && !session.abort.signal.aborted) {
+      const start = nextChunk;
+      const end = Math.min(start + settings.chunkBytes, target.size) - 1;
+      nextChunk = end + 1;
+      await fetchSegment(session, start, end, false);
+    }
+  };
+  const workers = Array.from({ length: connections }, () =>
+    worker().catch((error: unknown) => {
+      session.abort.abort(error);
+      throw error;
+    }),
+  );
+  const results = await Promise.allSettled(workers);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Resolves (or, after a signed URL expired, re-resolves) the download URL once for all connections. */
+async function locate(session: Session, again: boolean): Promise<FileLocation> {
+  if (session.location && !again) return session.location;
+  session.relocating ??= retrying(session, 'resolving', async () => {
+    const { target } = session;
+    const location = await session.deps.hub.locateFile(target.repoId, target.commit, target.path);
+    if (location.size !== undefined && location.size !== target.size) {
+      throw new IntegrityError(
+        'size',
+        `${target.size} bytes`,
+        `${location.size} bytes advertised`,
+        target.path,
+      );
+    }
+    return location;
+  }).finally(() => {
+    session.relocating = undefined;
+  });
+  session.location = await session.relocating;
+  return session.location;
+}
+
+async function fetchSegment(session: Session, start: number, end: number, wholeRest: boolean): Promise<void> {
+  const { deps, target, settings, frontier, writer } = session;
+  let position = start;
+  let attempt = 0;
+  for (;;) {
+    const before = position;
+    try {
+      await settings.connectionBudget(async () => {
+        const location = await locate(session, false);
+        const upstream = await deps.hub.openUrl(location.url, {
+          start: position,
+          ...(wholeRest ? {} : { end }),
+          ...(session.validator ? { ifRange: session.validator } : {}),
+          signal: session.abort.signal,
+        });
+        if (upstream.status === 200 && (position > 0 || !wholeRest)) {
+          upstream.body.destroy();
+          throw new StartOver(
+            'upstream sent the whole file instead of the range (it changed, or ignores Range)',
+          );
+        }
+        if (
+          upstream.totalSize !== undefined &&
+          upstream.totalSize !== target.size &&
+          upstream.status === 206
+        ) {
+          upstream.body.destroy();
+          throw new IntegrityError(
+            'size',
+            `${target.size} bytes`,
+            `${upstream.totalSize} bytes`,
+            target.path,
+          );
+        }
+        session.validator ??= upstream.etag ?? null;
+        for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+          if (position + chunk.byteLength > end + 1) {
+            upstream.body.destroy();
+            throw new IntegrityError('size', `${target.size} bytes`, `more than ${target.size}`, target.path);
+          }
+          await frontier.waitForRoom(position, session.abort.signal);
+          await writer.writeAt(chunk, position);
+          frontier.submit(position, chunk);
+          position += chunk.byteLength;
+          deps.onProgress(frontier.position);
+        }
+      });
+      if (position === end + 1) return;
+      throw new UpstreamError(
+        'UPSTREAM_UNAVAILABLE',
+        `Upstream closed ${target.path} early at byte ${position}`,
+        {
+          retryable: true,
+        },
+      );
+    } catch (error) {
+      if (session.abort.signal.aborted || error instanceof StartOver) throw error;
+      if (position > before) attempt = 0;
+      if (!isRetryable(error) || attempt >= settings.retry.maxRetries) throw error;
+      attempt++;
+      const retryAfter = error instanceof UpstreamError ? error.details.retryAfterSeconds : undefined;
+      const delayMs = backoffDelayMs(attempt - 1, settings.retry, retryAfter);
+      await deps.log(
+        `Retrying ${target.path} from byte ${position} (attempt ${attempt}) in ${delayMs} ms: ${(error as Error).message}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (error instanceof UpstreamError && error.code === 'UPSTREAM_URL_EXPIRED')
+        await locate(session, true);
+    }
+  }
+}
+
+async function retrying<T>(session: Session, what: string, operation: () => Promise<T>): Promise<T> {
+  const { settings, deps, target } = session;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isRetryable(error) || attempt >= settings.retry.maxRetries) throw error;
+      const retryAfter = error instanceof UpstreamError ? error.details.retryAfterSeconds : undefined;
+      const delayMs = backoffDelayMs(attempt, settings.retry, retryAfter);
+      await deps.log(
+        `Retrying ${what} ${target.path} (attempt ${attempt + 1}) in ${delayMs} ms: ${(error as Error).message}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+/** Every second: make the hashed prefix durable and record it, so a crash resumes from there. */
+function startCheckpoints(session: Session, expected: string): () => Promise<void> {
+  let running: Promise<void> = Promise.resolve();
+  let lastSaved = session.frontier.position;
+  const save = () => {
+    running = running.then(async () => {
+      const durable = session.frontier.position;
+      if (durable === lastSaved) return;
+      try {
+        await session.writer.checkpoint();
+      } catch {
+        return; // the transfer itself reports write failures
+      }
+      const state: PartialState = {
+        version: 1,
+        size: session.target.size,
+        expected,
+        validator: session.validator,
+        committedBytes: durable,
+      };
+      await session.deps.partials.save(session.target.key, state).catch(() => undefined);
+      lastSaved = durable;
+    });
+  };
+  const timer = setInterval(save, CHECKPOINT_INTERVAL_MS);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    save(); // one last record, so a failed attempt resumes from as far as it got
+    await running;
+  };
+}
+
+async function hashPrefix(file: string, length: number, hasher: ContentHasher): Promise<void> {
+  const stream = fs.createReadStream(file, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 });
+  for await (const chunk of stream as AsyncIterable<Buffer>) hasher.update(chunk);
+}
+
+function verify(
+  target: TransferTarget,
+  digest: { sha256: string; gitSha1: string | undefined; size: number },
+): void {
+  if (digest.size !== target.size) {
+    throw new IntegrityError('size', `${target.size} bytes`, `${digest.size} bytes`, target.path);
+  }
+  if (target.sha256 !== null) {
+    if (digest.sha256 !== target.sha256)
+      throw new IntegrityError('sha256', target.sha256, digest.sha256, target.path);
+  } else if (target.gitOid !== null && digest.gitSha1 !== target.gitOid) {
+    throw new IntegrityError('git-sha1', target.gitOid, digest.gitSha1 ?? 'none', target.path);
+  }
+}

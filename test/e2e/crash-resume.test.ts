@@ -1,0 +1,129 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
+import { contentGets, MiB, rangeStart, sha256File } from '../support/download-helpers.js';
+
+/** `kill -9` of the whole server mid-download: the next start resumes the partial file, not byte 0. */
+const root = path.resolve(import.meta.dirname, '../..');
+let hub: FakeHub;
+let workDir: string;
+let base: string;
+let port: number;
+const children: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port: free } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return free;
+}
+
+function startServer(): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      MODEL_STORE_PATH: path.join(workDir, 'store'),
+      HF_ENDPOINT: hub.url,
+      LOG_LEVEL: 'warn',
+      DOWNLOAD_PARALLEL_THRESHOLD_BYTES: String(1024 * MiB),
+      UPSTREAM_RETRY_BASE_MS: '50',
+    },
+    stdio: 'ignore',
+  });
+  children.push(child);
+  return child;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function api(method: string, url: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${base}${url}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  return response.json();
+}
+
+const finished = (jobId: string) =>
+  until(`job ${jobId}`, async () => {
+    const job = await api('GET', `/v1/hub/jobs/${jobId}`);
+    return job.status === 'completed' || job.status === 'failed' ? job : undefined;
+  });
+
+beforeAll(async () => {
+  hub = await startFakeHub({ throttleBytesPerSecond: 2 * MiB });
+  await hub.addRepo({
+    id: 'crash/big',
+    files: [{ path: 'big.safetensors', content: { size: 8 * MiB, seed: 'crash' } }],
+  });
+  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-crash-'));
+  port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+});
+afterAll(async () => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await hub?.close();
+  if (workDir) await fs.rm(workDir, { recursive: true, force: true });
+});
+
+describe('kill -9 during a download', () => {
+  it('resumes from the partial file after a restart and stores the right bytes', async () => {
+    const first = startServer();
+    await until('the server', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+    const registered = await api('POST', '/v1/hub/register', {
+      vendor: 'Crash',
+      name: 'Big',
+      source_repo_id: 'crash/big',
+      auto_sync: true,
+    });
+    await finished(registered.sync_job_id);
+    const [artifact] = (await api('GET', `/v1/hub/models/${registered.id}/artifacts`)).items;
+    const queued = await api('POST', '/v1/hub/download', { artifact_ids: [artifact.id] });
+
+    const statePath = path.join(workDir, 'store', 'temp', `${artifact.id}.part.json`);
+    const committed = await until('a durable checkpoint of at least 1 MiB', async () => {
+      const state = JSON.parse(await fs.readFile(statePath, 'utf8'));
+      return state.committedBytes >= MiB ? (state.committedBytes as number) : undefined;
+    });
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    expect(
+      (await fs.stat(path.join(workDir, 'store', 'temp', `${artifact.id}.part`))).size,
+    ).toBeGreaterThanOrEqual(committed);
+
+    startServer();
+    await until('the restarted server', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+    const job = await finished(queued.job_id);
+    expect(job).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(job.logs.join('\n')).toMatch(/big.safetensors: resuming at byte \d+ of 8388608/);
+
+    const gets = await contentGets(hub, 'crash/big', 'big.safetensors');
+    const resumedAt = rangeStart(gets[gets.length - 1] as (typeof gets)[number]);
+    expect(gets.length).toBe(2);
+    expect(rangeStart(gets[0] as (typeof gets)[number])).toBe(0);
+    expect(resumedAt).toBeGreaterThanOrEqual(committed);
+    const done = (await api('GET', `/v1/hub/models/${registered.id}/artifacts`)).items[0];
+    const upstream = await hub.fileInfo('crash/big', 'big.safetensors');
+    expect(done).toMatchObject({ download_status: 'completed', sha256: upstream.sha256 });
+    expect(await sha256File(done.local_path)).toBe(upstream.sha256);
+    expect(await fs.readdir(path.join(workDir, 'store', 'temp'))).toEqual([]);
+  }, 60_000);
+});
