@@ -25,7 +25,7 @@ async function writeTemp(content: Buffer): Promise<string> {
   const writer = await FileWriter.open(store.tempPath('artifact-1'), { keep: false });
   // Out of order on purpose: positional writes land where they belong.
   const offsets = Array.from({ length: Math.ceil(content.length / 1000) }, (_, i) => i * 1000).reverse();
-  for (const offset of offsets) await writer.writeAt(content.subarray(offset, offset + 1000), offset);
+  for (const offset of offsets) await writer.writeAt([content.subarray(offset, offset + 1000)], offset);
   await writer.finish();
   return writer.path;
 }

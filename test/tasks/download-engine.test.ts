@@ -136,6 +136,7 @@ describe('download engine', () => {
   it('fetches a large file as parallel ranges and verifies it as the last byte lands', async () => {
     const { job, artifact } = await downloadOne('parallel.bin');
     expect(job.status).toBe('completed');
+    // Four connections to start with; a file this small is done before the controller's first look.
     expect(job.logs.join('\n')).toMatch(/Downloaded parallel.bin: 3145733 bytes .* over 4 connections/);
     const gets = await contentGets(hub, REPO, 'parallel.bin');
     expect(gets).toHaveLength(13);
@@ -152,7 +153,7 @@ describe('download engine', () => {
       (r) => rangeStart(r) % (256 * 1024) !== 0,
     );
     expect(resumed.length).toBe(3);
-    expect(resumed.every((r) => rangeStart(r) % (256 * 1024) === 100_000)).toBe(true);
+    expect(resumed.every((r) => (rangeStart(r) % (256 * 1024)) % 100_000 === 0)).toBe(true);
     await expectVerified('parallel-cut.bin', artifact);
   });
 

@@ -48,8 +48,13 @@ export class FrontierHasher {
     while (offset !== this.frontier && this.waitingBytes >= this.maxWaitingBytes) {
       if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve) => {
-        this.roomWaiters.add(resolve);
-        signal?.addEventListener('abort', () => resolve(), { once: true });
+        const wake = () => {
+          this.roomWaiters.delete(wake);
+          signal?.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.roomWaiters.add(wake);
+        signal?.addEventListener('abort', wake, { once: true });
       });
     }
   }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import type { LimitFunction } from 'p-limit';
 import { IntegrityError, isRetryable, UpstreamError } from '../../errors.js';
@@ -7,6 +8,7 @@ import { FileWriter } from '../../store/file-writer.js';
 import type { PartialDownloads, PartialState } from '../../store/partial-downloads.js';
 import type { FileLocation, HubClient } from '../../upstream/hf-client.js';
 import { backoffDelayMs, type RetryPolicy } from '../../upstream/retry.js';
+import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { FrontierHasher } from './frontier-hasher.js';
 
 /**
@@ -61,6 +63,11 @@ export interface TransferResult {
 }
 
 const CHECKPOINT_INTERVAL_MS = 1000;
+/** How often the connection count is reconsidered from measured throughput. */
+const ADAPT_WINDOW_MS = 200;
+/** Bytes that arrived ahead of the hash frontier and wait in memory for it (bounds RSS). */
+const MAX_OUT_OF_ORDER_BYTES = 64 * 1024 * 1024;
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /** Raised inside a transfer when upstream sent the whole file instead of the range: start over. */
 class StartOver extends Error {}
@@ -124,16 +131,25 @@ async function transferRound(
     } else {
       await writer.truncate(0);
     }
+    const abort = new AbortController();
+    // One listener per open request and per waiting connection: more than Node's default of 10.
+    setMaxListeners(4 * settings.connectionsPerFile + 8, abort.signal);
     const session: Session = {
       deps,
       target,
       settings,
       writer,
-      frontier: new FrontierHasher(hasher, resumeFrom, settings.chunkBytes * settings.connectionsPerFile),
+      frontier: new FrontierHasher(
+        hasher,
+        resumeFrom,
+        Math.min(MAX_OUT_OF_ORDER_BYTES, settings.chunkBytes * settings.connectionsPerFile),
+      ),
       location: undefined,
       relocating: undefined,
       validator: state?.validator ?? null,
-      abort: new AbortController(),
+      abort,
+      received: 0,
+      peakConnections: 0,
     };
     const stopCheckpoints = startCheckpoints(session, expected);
     try {
@@ -157,7 +173,7 @@ async function transferRound(
       bytes: target.size - resumeFrom,
       relativePath,
       resumedFrom: resumeFrom,
-      connections: connectionsFor(settings, target.size - resumeFrom),
+      connections: session.peakConnections,
     };
   } finally {
     if (!committed) await writer.abort();
@@ -174,6 +190,9 @@ interface Session {
   relocating: Promise<FileLocation> | undefined;
   validator: string | null;
   abort: AbortController;
+  /** Bytes received over every connection, for the throughput controller. */
+  received: number;
+  peakConnections: number;
 }
 
 function connectionsFor(settings: TransferSettings, remaining: number): number {
@@ -185,29 +204,59 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
   const { target, settings } = session;
   if (from >= target.size) return;
   await locate(session, false);
-  const connections = connectionsFor(settings, target.size - from);
-  if (connections === 1) {
+  if (connectionsFor(settings, target.size - from) === 1) {
+    session.peakConnections = 1;
     await fetchSegment(session, from, target.size - 1, true);
     return;
   }
+  const controller = new AdaptiveConcurrency(settings.connectionsPerFile, Date.now());
   let nextChunk = from;
+  let active = 0;
+  const tasks: Promise<void>[] = [];
   const worker = async () => {
-    while (nextChunk < target.size && !session.abort.signal.aborted) {
-      const start = nextChunk;
-      const end = Math.min(start + settings.chunkBytes, target.size) - 1;
-      nextChunk = end + 1;
-      await fetchSegment(session, start, end, false);
+    try {
+      while (nextChunk < target.size && !session.abort.signal.aborted && active <= controller.target) {
+        const start = nextChunk;
+        // Settled on one connection: stream the rest in one response instead of chunk by chunk.
+        const alone = controller.target === 1 && active === 1;
+        const end = alone ? target.size - 1 : Math.min(start + settings.chunkBytes, target.size) - 1;
+        nextChunk = end + 1;
+        await fetchSegment(session, start, end, false);
+      }
+    } finally {
+      active--;
     }
   };
-  const workers = Array.from({ length: connections }, () =>
-    worker().catch((error: unknown) => {
-      session.abort.abort(error);
-      throw error;
-    }),
-  );
-  const results = await Promise.allSettled(workers);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  const launch = () => {
+    while (active < controller.target && nextChunk < target.size && !session.abort.signal.aborted) {
+      active++;
+      session.peakConnections = Math.max(session.peakConnections, active);
+      tasks.push(
+        worker().catch((error: unknown) => {
+          session.abort.abort(error);
+          throw error;
+        }),
+      );
+    }
+  };
+  const sampler = setInterval(() => {
+    controller.sample(session.received, Date.now());
+    launch();
+  }, ADAPT_WINDOW_MS);
+  try {
+    launch();
+    let failure: unknown;
+    for (let i = 0; i < tasks.length; i++) {
+      await (tasks[i] as Promise<void>).catch((error: unknown) => {
+        failure ??= error;
+      });
+      // A worker that left because the target shrank may leave chunks behind: keep enough running.
+      if (i === tasks.length - 1 && failure === undefined) launch();
+    }
+    if (failure !== undefined) throw failure;
+  } finally {
+    clearInterval(sampler);
+  }
 }
 
 /** Resolves (or, after a signed URL expired, re-resolves) the download URL once for all connections. */
@@ -267,16 +316,45 @@ async function fetchSegment(session: Session, start: number, end: number, wholeR
           );
         }
         session.validator ??= upstream.etag ?? null;
-        for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
-          if (position + chunk.byteLength > end + 1) {
-            upstream.body.destroy();
-            throw new IntegrityError('size', `${target.size} bytes`, `more than ${target.size}`, target.path);
+        // Network chunks are ~64 KiB: gather ~1 MiB per write. They reach the hash only once
+        // their write is queued, so a checkpoint never counts a byte that was not handed to the disk.
+        let batch: Buffer[] = [];
+        let batchBytes = 0;
+        const flush = async () => {
+          if (batchBytes === 0) return;
+          const chunks = batch;
+          const at = position;
+          batch = [];
+          batchBytes = 0;
+          await frontier.waitForRoom(at, session.abort.signal);
+          await writer.writeAt(chunks, at);
+          let offset = at;
+          for (const chunk of chunks) {
+            frontier.submit(offset, chunk);
+            offset += chunk.byteLength;
           }
-          await frontier.waitForRoom(position, session.abort.signal);
-          await writer.writeAt(chunk, position);
-          frontier.submit(position, chunk);
-          position += chunk.byteLength;
+          position = offset;
           deps.onProgress(frontier.position);
+        };
+        try {
+          for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+            if (position + batchBytes + chunk.byteLength > end + 1) {
+              upstream.body.destroy();
+              throw new IntegrityError(
+                'size',
+                `${target.size} bytes`,
+                `more than ${target.size}`,
+                target.path,
+              );
+            }
+            batch.push(chunk);
+            batchBytes += chunk.byteLength;
+            session.received += chunk.byteLength;
+            if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+          }
+        } finally {
+          // What arrived before a failure is good: keep it, so the retry resumes after it.
+          if (!session.abort.signal.aborted) await flush();
         }
       });
       if (position === end + 1) return;
