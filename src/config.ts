@@ -24,7 +24,7 @@ const EnvSchema = Type.Object({
   DOWNLOAD_STALL_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
   DOWNLOAD_PARALLEL_THRESHOLD_BYTES: Type.Integer({ default: 64 * 1024 * 1024, minimum: 0 }),
   DOWNLOAD_CONNECTIONS_PER_FILE: Type.Integer({ default: 8, minimum: 1, maximum: 64 }),
-  DOWNLOAD_CHUNK_BYTES: Type.Integer({ default: 8 * 1024 * 1024, minimum: 64 * 1024 }),
+  DOWNLOAD_CHUNK_BYTES: Type.Integer({ default: 4 * 1024 * 1024, minimum: 64 * 1024 }),
   DOWNLOAD_MAX_CONNECTIONS: Type.Integer({ default: 16, minimum: 1, maximum: 256 }),
   DOWNLOAD_FILES_PER_JOB: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
   LOG_LEVEL: Type.Union(
@@ -68,7 +68,7 @@ export interface Config {
     parallelThresholdBytes: number;
     /** Most range requests at once per large file (default 8); the count in use adapts to measured throughput. */
     connectionsPerFile: number;
-    /** Size of each range request in parallel mode (bytes, default 8 MiB). */
+    /** Size of each range request in parallel mode (bytes, default 4 MiB). */
     chunkBytes: number;
     /** Upstream connections for all downloads of this process together (default 16). */
     maxConnections: number;

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 
 /** Writes allowed in flight before `writeAt` waits: lets the network, hashing and disk overlap. */
-const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 /**
  * Flush to disk every few MiB instead of once at the end: on this kind of disk, syncing 8–16 MiB
  * steps streams at ~1.3 GB/s while one fsync of a 1 GiB dirty file crawls at ~300 MB/s

@@ -66,7 +66,7 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 /** How often the connection count is reconsidered from measured throughput. */
 const ADAPT_WINDOW_MS = 200;
 /** Bytes that arrived ahead of the hash frontier and wait in memory for it (bounds RSS). */
-const MAX_OUT_OF_ORDER_BYTES = 64 * 1024 * 1024;
+const MAX_OUT_OF_ORDER_BYTES = 32 * 1024 * 1024;
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /** Raised inside a transfer when upstream sent the whole file instead of the range: start over. */
