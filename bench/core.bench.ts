@@ -6,32 +6,23 @@
  *     stream + SHA-256 + verify + fsync + rename, next to `curl -o /dev/null` of the same URL.
  * Prints measured numbers and ratios; asserts nothing about speed.
  */
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { MANY_FILES_REPO, WAN_REPO } from '../test/fake-hub/demo.js';
 import { startTestApp } from '../test/support/test-app.js';
+import { startFakeHubProcess } from './fake-hub-process.js';
 
 const MiB = 1024 * 1024;
 const FILES = Number(process.env.BENCH_SYNC_FILES ?? 10_000);
 const DOWNLOAD_MIB = Number(process.env.BENCH_DOWNLOAD_MIB ?? 1024);
 
-const hubProcess = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    'test/fake-hub/cli.ts',
-    '--big-size-mib',
-    String(DOWNLOAD_MIB),
-    '--many-files',
-    String(FILES),
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-const [firstLine] = (await once(hubProcess.stdout, 'data')) as [Buffer];
-const hubUrl = /listening on (\S+)/.exec(firstLine.toString())?.[1];
-if (!hubUrl) throw new Error(`fake hub did not start: ${firstLine}`);
+const hubProcess = await startFakeHubProcess([
+  '--big-size-mib',
+  String(DOWNLOAD_MIB),
+  '--many-files',
+  String(FILES),
+]);
+const hubUrl = hubProcess.url;
 
 const t = await startTestApp(hubUrl, { LOG_LEVEL: 'silent' });
 try {
@@ -94,5 +85,5 @@ try {
   );
 } finally {
   await t.close();
-  hubProcess.kill('SIGTERM');
+  hubProcess.stop();
 }

@@ -10,8 +10,7 @@
  * Model Hub's numbers include everything it does: stream, SHA-256, verify, fsync, rename into
  * blobs/. The fake hub runs in its own process. Prints MB/s and ratios; asserts nothing.
  */
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -20,6 +19,7 @@ import { promisify } from 'node:util';
 import { ContentHasher } from '../src/store/content-hasher.js';
 import { WAN_REPO } from '../test/fake-hub/demo.js';
 import { startTestApp } from '../test/support/test-app.js';
+import { startFakeHubProcess } from './fake-hub-process.js';
 
 const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_SIZE_MIB ?? 2048);
@@ -32,24 +32,13 @@ const FILE = 'diffusion_pytorch_model.safetensors';
 const run = promisify(execFile);
 const workDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-download-'));
 
-async function startHub(sizeMiB: number, throttleBytesPerSecond = 0) {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'test/fake-hub/cli.ts',
-      '--big-size-mib',
-      String(sizeMiB),
-      '--throttle-bytes-per-second',
-      String(throttleBytesPerSecond),
-    ],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  const [line] = (await once(child.stdout, 'data')) as [Buffer];
-  const url = /listening on (\S+)/.exec(line.toString())?.[1];
-  if (!url) throw new Error(`fake hub did not start: ${line}`);
-  return { url, stop: () => child.kill('SIGTERM') };
+function startHub(sizeMiB: number, throttleBytesPerSecond = 0) {
+  return startFakeHubProcess([
+    '--big-size-mib',
+    String(sizeMiB),
+    '--throttle-bytes-per-second',
+    String(throttleBytesPerSecond),
+  ]);
 }
 
 async function timed(label: string, bytes: number, work: () => Promise<unknown>): Promise<number> {

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
+import { artifactsOf as sharedArtifactsOf } from '../support/download-helpers.js';
 import { registerAndSync, startTestApp, type TestApp } from '../support/test-app.js';
 
 let hub: FakeHub;
@@ -49,12 +50,7 @@ async function download(ids: string[]) {
   return t.waitForJob(queued.body.job_id);
 }
 
-async function artifactsOf(repoId: string) {
-  const models = await t.request('GET', '/v1/hub/models');
-  const model = models.body.items.find((m: any) => m.repo_id === repoId);
-  const list = await t.request('GET', `/v1/hub/models/${model.id}/artifacts`);
-  return new Map<string, any>(list.body.items.map((a: any) => [a.path, a]));
-}
+const artifactsOf = (repoId: string) => sharedArtifactsOf(t, repoId);
 
 describe('download', () => {
   it('downloads an LFS file through the CDN redirect and a plain file, verified and stored by sha256', async () => {
