@@ -113,7 +113,7 @@ export function sendError(
 
 /** `true`, `True`, `1` (any case) are true. */
 export function queryBool(v: string | null): boolean {
-  return v !== null && /^(true|1)$/i.test(v);
+  return v !== null && /^(true|1)$/i.exec(v) !== null;
 }
 
 export type RangeResult =

@@ -190,7 +190,7 @@ export async function commitFiles(repo: StoredRepo, specs: FakeFileSpec[], branc
 
 export function resolveRevision(repo: StoredRepo, rev: string): Commit | undefined {
   const name = rev === 'HEAD' ? repo.defaultBranch : rev.startsWith('refs/heads/') ? rev.slice(11) : rev;
-  const sha = repo.branches.get(name) ?? (/^[0-9a-f]{40}$/.test(rev) ? rev : undefined);
+  const sha = repo.branches.get(name) ?? (/^[0-9a-f]{40}$/.exec(rev) ? rev : undefined);
   return sha === undefined ? undefined : repo.commits.get(sha);
 }
 

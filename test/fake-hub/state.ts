@@ -70,7 +70,7 @@ export class HubState {
     expires: string | null,
     signature: string | null,
   ): 'ok' | 'expired' | 'invalid' {
-    if (expires === null || signature === null || !/^\d+$/.test(expires)) return 'invalid';
+    if (expires === null || signature === null || !/^\d+$/.exec(expires)) return 'invalid';
     const want = Buffer.from(this.signature(sha256, Number(expires)));
     const got = Buffer.from(signature);
     if (want.length !== got.length || !timingSafeEqual(want, got)) return 'invalid';
