@@ -81,14 +81,4 @@ export class ArtifactsRepository {
   async update(id: string, set: ArtifactUpdate): Promise<void> {
     await this.db.updateTable('artifacts').set(set).where('id', '=', id).execute();
   }
-
-  /** Any completed artifact already holding this content (dedup before download). */
-  async findCompletedBySha256(sha256: string): Promise<ArtifactRow | undefined> {
-    return this.db
-      .selectFrom('artifacts')
-      .selectAll()
-      .where('sha256', '=', sha256)
-      .where('downloadStatus', '=', 'completed')
-      .executeTakeFirst();
-  }
 }

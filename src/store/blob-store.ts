@@ -9,7 +9,7 @@ import { safeJoin } from './safe-path.js';
  *
  *   <root>/blobs/sha256/<64 hex>        immutable content, named by its sha256
  *   <root>/metadata/<Vendor>_<Name>/<path>  small metadata files, hard-linked (or copied) from blobs
- *   <root>/temp/<label>.<random>.part   partial downloads; never read as content
+ *   <root>/temp/<artifact>.part[.json]  partial downloads and their resume state; never read as content
  *
  * Content reaches `blobs/` only through `commitTemp`: the writer has already verified and fsynced
  * it, the rename is atomic, and the directory is fsynced after it.
@@ -56,12 +56,6 @@ export class BlobStore {
     return pathExists(this.blobPath(sha256));
   }
 
-  /** A fresh, unique temp file path; unique per process and call so concurrent writers never share one. */
-  tempPath(label: string): string {
-    const safeLabel = label.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
-    return path.join(this.tempDir, `${safeLabel}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
-  }
-
   /** Moves a verified, fsynced temp file to its content address (or drops it if that blob exists). */
   async commitTemp(tempPath: string, sha256: string): Promise<CommitResult> {
     const relativePath = this.blobRelativePath(sha256);
@@ -73,10 +67,6 @@ export class BlobStore {
     await fs.rename(tempPath, target);
     await fsyncDirectory(this.blobsDir);
     return { relativePath, deduplicated: false };
-  }
-
-  async discardTemp(tempPath: string): Promise<void> {
-    await fs.rm(tempPath, { force: true });
   }
 
   /**

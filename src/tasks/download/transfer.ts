@@ -7,7 +7,7 @@ import { ContentHasher } from '../../store/content-hasher.js';
 import { FileWriter } from '../../store/file-writer.js';
 import type { PartialDownloads, PartialState } from '../../store/partial-downloads.js';
 import type { FileLocation, HubClient } from '../../upstream/hf-client.js';
-import { backoffDelayMs, type RetryPolicy } from '../../upstream/retry.js';
+import { backoffDelayMs, type RetryPolicy, withRetry } from '../../upstream/retry.js';
 import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { FrontierHasher } from './frontier-hasher.js';
 
@@ -262,19 +262,26 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
 /** Resolves (or, after a signed URL expired, re-resolves) the download URL once for all connections. */
 async function locate(session: Session, again: boolean): Promise<FileLocation> {
   if (session.location && !again) return session.location;
-  session.relocating ??= retrying(session, 'resolving', async () => {
-    const { target } = session;
-    const location = await session.deps.hub.locateFile(target.repoId, target.commit, target.path);
-    if (location.size !== undefined && location.size !== target.size) {
-      throw new IntegrityError(
-        'size',
-        `${target.size} bytes`,
-        `${location.size} bytes advertised`,
-        target.path,
-      );
-    }
-    return location;
-  }).finally(() => {
+  session.relocating ??= withRetry(
+    async () => {
+      const { target } = session;
+      const location = await session.deps.hub.locateFile(target.repoId, target.commit, target.path);
+      if (location.size !== undefined && location.size !== target.size) {
+        throw new IntegrityError(
+          'size',
+          `${target.size} bytes`,
+          `${location.size} bytes advertised`,
+          target.path,
+        );
+      }
+      return location;
+    },
+    session.settings.retry,
+    (error, attempt, delayMs) =>
+      void session.deps.log(
+        `Retrying resolving ${session.target.path} (attempt ${attempt}) in ${delayMs} ms: ${(error as Error).message}`,
+      ),
+  ).finally(() => {
     session.relocating = undefined;
   });
   session.location = await session.relocating;
@@ -378,23 +385,6 @@ async function fetchSegment(session: Session, start: number, end: number, wholeR
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       if (error instanceof UpstreamError && error.code === 'UPSTREAM_URL_EXPIRED')
         await locate(session, true);
-    }
-  }
-}
-
-async function retrying<T>(session: Session, what: string, operation: () => Promise<T>): Promise<T> {
-  const { settings, deps, target } = session;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (!isRetryable(error) || attempt >= settings.retry.maxRetries) throw error;
-      const retryAfter = error instanceof UpstreamError ? error.details.retryAfterSeconds : undefined;
-      const delayMs = backoffDelayMs(attempt, settings.retry, retryAfter);
-      await deps.log(
-        `Retrying ${what} ${target.path} (attempt ${attempt + 1}) in ${delayMs} ms: ${(error as Error).message}`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
 }
