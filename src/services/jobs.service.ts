@@ -59,9 +59,7 @@ export class JobsService {
     if (missing.length > 0) {
       throw new NotFound('ARTIFACT_NOT_FOUND', `Unknown artifact id(s): ${missing.join(', ')}`);
     }
-    const payload: DownloadPayload = { artifact_ids: unique };
-    const job = await this.enqueue('download', payload);
-    return { job, message: `Queued 1 download job(s) for ${unique.length} artifact(s)` };
+    return this.enqueueDownload(unique);
   }
 
   /** Every current file of a registered repo, or those matching `include` and not `exclude` (globs). */
@@ -85,7 +83,13 @@ export class JobsService {
     if (ids.length === 0) {
       throw new Invalid('VALIDATION_FAILED', `No file of ${repoId} matches include/exclude`);
     }
-    return this.requestDownload(ids);
+    return this.enqueueDownload(ids);
+  }
+
+  private async enqueueDownload(artifactIds: string[]): Promise<JobRequestOutcome> {
+    const payload: DownloadPayload = { artifact_ids: artifactIds };
+    const job = await this.enqueue('download', payload);
+    return { job, message: `Queued 1 download job(s) for ${artifactIds.length} artifact(s)` };
   }
 
   async getJob(id: string): Promise<JobView> {

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
+import { freePort, jsonApi, waitFor } from '../support/child-server.js';
 import { contentGets, MiB, rangeStart, sha256File } from '../support/download-helpers.js';
 
 /** `kill -9` of the whole server mid-download: the next start resumes the partial file, not byte 0. */
@@ -14,14 +14,6 @@ let workDir: string;
 let base: string;
 let port: number;
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port: free } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return free;
-}
 
 function startServer(): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
@@ -41,31 +33,10 @@ function startServer(): ChildProcess {
   return child;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function api(method: string, url: string, body?: unknown): Promise<any> {
-  const response = await fetch(`${base}${url}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  return response.json();
-}
-
-const finished = (jobId: string) =>
-  until(`job ${jobId}`, async () => {
-    const job = await api('GET', `/v1/hub/jobs/${jobId}`);
-    return job.status === 'completed' || job.status === 'failed' ? job : undefined;
-  });
+const { api: request, finished: finishedJob } = jsonApi(() => base);
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => waitFor(what, probe, 30_000);
+const api = async (method: string, url: string, body?: unknown) => (await request(method, url, body)).body;
+const finished = (jobId: string) => finishedJob(jobId, 30_000);
 
 beforeAll(async () => {
   hub = await startFakeHub({ throttleBytesPerSecond: 2 * MiB });

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDemoRepos, WAN_COPY_REPO, WAN_REPO } from '../fake-hub/demo.js';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
+import { freePort, jsonApi, waitFor } from '../support/child-server.js';
+import { sha256File } from '../support/download-helpers.js';
 
 /**
  * The README's walkthrough, end to end: the real server started exactly as the README says
@@ -20,44 +20,8 @@ let storePath: string;
 let workDir: string;
 let output = '';
 
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-async function api(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${base}${url}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; server output:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const finished = (jobId: string) =>
-  waitFor(`job ${jobId}`, async () => {
-    const { body } = await api('GET', `/v1/hub/jobs/${jobId}`);
-    return body.status === 'completed' || body.status === 'failed' ? body : undefined;
-  });
-
-const sha256File = async (file: string) =>
-  createHash('sha256')
-    .update(await fs.readFile(file))
-    .digest('hex');
+const { api, finished } = jsonApi(() => base);
+const serverOutput = () => `; server output:\n${output}`;
 
 beforeAll(async () => {
   hub = await startFakeHub();
@@ -87,6 +51,7 @@ beforeAll(async () => {
     'the server to answer /healthz',
     async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined),
     120_000,
+    serverOutput,
   );
 }, 150_000);
 
@@ -201,6 +166,7 @@ describe('README walkthrough against `npm start`', () => {
       'the server to log its stop',
       async () => (output.includes('model hub stopped') ? true : undefined),
       15_000,
+      serverOutput,
     );
     expect(output).toContain('model hub ready');
     expect(output).not.toContain('"level":50');

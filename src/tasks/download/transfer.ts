@@ -195,16 +195,19 @@ interface Session {
   peakConnections: number;
 }
 
-function connectionsFor(settings: TransferSettings, remaining: number): number {
-  if (remaining < settings.parallelThresholdBytes) return 1;
-  return Math.max(1, Math.min(settings.connectionsPerFile, Math.ceil(remaining / settings.chunkBytes)));
+function worthParallel(settings: TransferSettings, remaining: number): boolean {
+  return (
+    settings.connectionsPerFile > 1 &&
+    remaining >= settings.parallelThresholdBytes &&
+    remaining > settings.chunkBytes
+  );
 }
 
 async function fetchRemaining(session: Session, from: number): Promise<void> {
   const { target, settings } = session;
   if (from >= target.size) return;
   await locate(session, false);
-  if (connectionsFor(settings, target.size - from) === 1) {
+  if (!worthParallel(settings, target.size - from)) {
     session.peakConnections = 1;
     await fetchSegment(session, from, target.size - 1, true);
     return;

@@ -1,0 +1,49 @@
+import net from 'node:net';
+
+/** Helpers for tests that drive a real server process over HTTP. */
+export async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** Polls `probe` until it returns a value, with a deadline (never a fixed sleep). */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  context: () => string = () => '',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${context()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A JSON client for one server: `api('POST', '/v1/hub/sync', body)` → `{status, body}`. */
+export function jsonApi(base: () => string) {
+  const api = async (method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const response = await fetch(`${base()}${url}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
+    return { status: response.status, body: await response.json() };
+  };
+  const finished = (jobId: string, timeoutMs?: number) =>
+    waitFor(
+      `job ${jobId}`,
+      async () => {
+        const { body } = await api('GET', `/v1/hub/jobs/${jobId}`);
+        return body.status === 'completed' || body.status === 'failed' ? body : undefined;
+      },
+      timeoutMs,
+    );
+  return { api, finished };
+}
