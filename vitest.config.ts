@@ -1,10 +1,74 @@
-import { defineConfig } from 'vitest/config';
+import net from 'node:net';
+import { defineConfig, type TestProjectInlineConfiguration, type ViteUserConfig } from 'vitest/config';
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
-  },
+/**
+ * Two projects, one test code: `embedded` runs everything on SQLite and the in-process queue;
+ * `distributed` runs the integration and end-to-end suites again on PostgreSQL + BullMQ/Redis
+ * (MODEL_HUB_TEST_BACKEND=distributed, read by test/support/backend.ts). Without both servers the
+ * distributed project is left out with one line saying so, unless MODEL_HUB_REQUIRE_DISTRIBUTED=1
+ * (CI), which makes it an error.
+ */
+const INTEGRATION = [
+  'test/app-recovery.test.ts',
+  'test/http/**/*.test.ts',
+  'test/tasks/**/*.test.ts',
+  'test/e2e/**/*.test.ts',
+  'test/distributed/**/*.test.ts',
+];
+
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, timeout: 1000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+export default defineConfig(async (): Promise<ViteUserConfig> => {
+  const [postgres, redis] = await Promise.all([reachable(5432), reachable(6379)]);
+  const distributed = postgres && redis;
+  if (!distributed) {
+    const missing = [postgres ? '' : 'PostgreSQL on 127.0.0.1:5432', redis ? '' : 'Redis on 127.0.0.1:6379']
+      .filter(Boolean)
+      .join(' and ');
+    const line = `The PostgreSQL/Redis (distributed) suite did not run: ${missing} not reachable.`;
+    if (process.env.MODEL_HUB_REQUIRE_DISTRIBUTED === '1') throw new Error(line);
+    console.warn(line);
+  }
+  return {
+    test: {
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+      pool: 'forks',
+      projects: [
+        {
+          extends: true,
+          test: {
+            name: 'embedded',
+            include: ['test/**/*.test.ts'],
+            exclude: ['test/distributed/**'],
+          },
+        },
+        ...(distributed
+          ? ([
+              {
+                extends: true,
+                test: {
+                  name: 'distributed',
+                  include: INTEGRATION,
+                  env: { MODEL_HUB_TEST_BACKEND: 'distributed' },
+                },
+              },
+            ] satisfies TestProjectInlineConfiguration[])
+          : []),
+      ],
+    },
+  };
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import type { Logger } from 'pino';
+import { createApp, createWorkerProcess } from './app.js';
+import { ConfigError, describeDatabase, loadConfig } from './config.js';
 import { openDatabase } from './db/connection.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createLogger } from './logger.js';
@@ -13,32 +14,64 @@ const program = new Command('model-hub')
 
 program
   .command('serve')
-  .description('Run the HTTP API and the job worker (embedded SQLite + in-process queue by default)')
+  .description('Run the HTTP API and the job worker (WORKER=off: the API only, for distributed mode)')
   .action(async () => {
     const config = loadConfig(process.env);
     const logger = createLogger(config.logLevel);
     const app = await createApp(config, logger);
     await app.http.listen({ host: config.host, port: config.port });
-    logger.info({ storePath: config.storePath, database: config.database.filename }, 'model hub ready');
-    let closing = false;
-    const shutdown = (signal: string) => {
-      if (closing) return;
-      closing = true;
-      logger.info({ signal }, 'shutting down');
-      app.close().then(
-        () => {
-          logger.info('model hub stopped');
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    logger.info(
+      {
+        storePath: config.storePath,
+        database: describeDatabase(config.database),
+        queue: config.queue.kind,
+        worker: config.runWorker ? app.workerId : 'off',
+      },
+      'model hub ready',
+    );
+    stopOnSignal(app, logger);
   });
+
+program
+  .command('worker')
+  .description('Run only the job worker, taking jobs from the shared queue (needs REDIS_URL)')
+  .action(async () => {
+    const config = loadConfig(process.env);
+    if (config.queue.kind !== 'bullmq') {
+      throw new ConfigError(
+        'model-hub worker needs REDIS_URL: workers take their jobs from the shared queue',
+      );
+    }
+    const logger = createLogger(config.logLevel);
+    const worker = await createWorkerProcess(config, logger);
+    logger.info(
+      { storePath: config.storePath, database: describeDatabase(config.database), worker: worker.workerId },
+      'model hub worker ready',
+    );
+    stopOnSignal(worker, logger);
+  });
+
+/** SIGTERM/SIGINT: graceful close (running jobs finish or are handed back), then exit. */
+function stopOnSignal(running: { close(): Promise<void> }, logger: Logger): void {
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => {
+        logger.info('model hub stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
 
 program
   .command('migrate')

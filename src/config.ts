@@ -14,7 +14,12 @@ const EnvSchema = Type.Object({
   MODEL_STORE_PATH: Type.String({ default: './data/model-store', minLength: 1 }),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_URL: Type.Optional(Type.String({ minLength: 1 })),
+  DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
+  QUEUE_PREFIX: Type.String({ default: 'model-hub', pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+  WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  JOB_LEASE_MS: Type.Integer({ default: 30_000, minimum: 500, maximum: 3_600_000 }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 3_600_000 }),
   WORKER_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 64 }),
   METADATA_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 0 }),
   UPSTREAM_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
@@ -33,11 +38,28 @@ const EnvSchema = Type.Object({
   ),
 });
 
-export interface DatabaseConfig {
-  dialect: 'sqlite';
-  /** SQLite file path (absolute). */
-  filename: string;
-}
+export type DatabaseConfig =
+  | {
+      dialect: 'sqlite';
+      /** SQLite file path (absolute). */
+      filename: string;
+    }
+  | {
+      dialect: 'postgres';
+      /** Connection URL; may hold a password, so only `describeDatabase` output is ever logged. */
+      url: string;
+      poolSize: number;
+    };
+
+export type QueueConfig =
+  | { kind: 'local' }
+  | {
+      kind: 'bullmq';
+      /** May hold a password; never logged. */
+      redisUrl: string;
+      /** Namespaces every Redis key (BullMQ's and the shared rate limit's). */
+      prefix: string;
+    };
 
 export interface Config {
   host: string;
@@ -49,6 +71,13 @@ export interface Config {
   /** Absolute root of the content-addressed store (blobs/, metadata/, temp/). */
   storePath: string;
   database: DatabaseConfig;
+  queue: QueueConfig;
+  /** Whether this process runs jobs (`WORKER=off`: API only, workers run elsewhere). */
+  runWorker: boolean;
+  /** A running job's lease: renewed every third of it, taken over by another worker once it lapses (ms). */
+  jobLeaseMs: number;
+  /** How long SIGTERM waits for running jobs before handing them back to the queue (ms). */
+  shutdownGraceMs: number;
   /** How many jobs run at once in this process. */
   workerConcurrency: number;
   /** Non-weight files up to this size are fetched during sync (bytes, default 10 MiB). */
@@ -105,7 +134,15 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     hfEndpoint: parsed.HF_ENDPOINT.replace(/\/+$/, ''),
     hfToken: parsed.HF_TOKEN,
     storePath,
-    database: databaseConfig(parsed.DATABASE_URL, path.resolve(cwd, parsed.DATA_DIR ?? storePath)),
+    database: databaseConfig(
+      parsed.DATABASE_URL,
+      path.resolve(cwd, parsed.DATA_DIR ?? storePath),
+      parsed.DATABASE_POOL_SIZE,
+    ),
+    queue: queueConfig(parsed.REDIS_URL, parsed.QUEUE_PREFIX),
+    runWorker: runWorker(parsed.WORKER, parsed.REDIS_URL),
+    jobLeaseMs: parsed.JOB_LEASE_MS,
+    shutdownGraceMs: parsed.SHUTDOWN_GRACE_MS,
     workerConcurrency: parsed.WORKER_CONCURRENCY,
     metadataMaxBytes: parsed.METADATA_MAX_BYTES,
     upstreamTimeoutMs: parsed.UPSTREAM_TIMEOUT_MS,
@@ -121,11 +158,10 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       filesPerJob: parsed.DOWNLOAD_FILES_PER_JOB,
     },
     logLevel: parsed.LOG_LEVEL,
-    ...rejectUnsupported(parsed.REDIS_URL),
   };
 }
 
-function databaseConfig(url: string | undefined, dataDir: string): DatabaseConfig {
+function databaseConfig(url: string | undefined, dataDir: string, poolSize: number): DatabaseConfig {
   if (url === undefined) return { dialect: 'sqlite', filename: path.join(dataDir, 'model-hub.sqlite') };
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length).replace(/^\/\//, '');
@@ -133,19 +169,41 @@ function databaseConfig(url: string | undefined, dataDir: string): DatabaseConfi
       throw new ConfigError('DATABASE_URL sqlite: URL needs a file path, e.g. sqlite:///var/lib/hub.db');
     return { dialect: 'sqlite', filename: path.resolve(file) };
   }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new ConfigError(
-      'DATABASE_URL: PostgreSQL is not supported yet (distributed mode); unset it to use the embedded SQLite database',
-    );
+  if (/^postgres(ql)?:\/\/[^\s]+$/.test(url)) {
+    try {
+      new URL(url);
+    } catch {
+      throw new ConfigError('DATABASE_URL is not a valid postgres:// URL');
+    }
+    return { dialect: 'postgres', url, poolSize };
   }
-  throw new ConfigError('DATABASE_URL must be a sqlite: URL (or unset for the embedded SQLite file)');
+  throw new ConfigError(
+    'DATABASE_URL must be a postgres:// or sqlite: URL (or unset for the embedded SQLite file)',
+  );
 }
 
-function rejectUnsupported(redisUrl: string | undefined): Record<string, never> {
-  if (redisUrl !== undefined) {
+function queueConfig(redisUrl: string | undefined, prefix: string): QueueConfig {
+  if (redisUrl === undefined) return { kind: 'local' };
+  try {
+    new URL(redisUrl);
+  } catch {
+    throw new ConfigError('REDIS_URL is not a valid redis:// URL');
+  }
+  return { kind: 'bullmq', redisUrl, prefix };
+}
+
+function runWorker(worker: 'on' | 'off', redisUrl: string | undefined): boolean {
+  if (worker === 'off' && redisUrl === undefined) {
     throw new ConfigError(
-      'REDIS_URL: the Redis/BullMQ queue is not supported yet (distributed mode); unset it to use the in-process queue',
+      'WORKER=off needs REDIS_URL: with the in-process queue no other process could run the jobs',
     );
   }
-  return {};
+  return worker === 'on';
+}
+
+/** The database as it may appear in a log: no password, no query string. */
+export function describeDatabase(database: DatabaseConfig): string {
+  if (database.dialect === 'sqlite') return database.filename;
+  const url = new URL(database.url);
+  return `postgres://${url.username ? `${decodeURIComponent(url.username)}@` : ''}${url.host}${url.pathname}`;
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, describeDatabase, loadConfig } from '../src/config.js';
 
 describe('loadConfig', () => {
   it('applies the embedded defaults', () => {
@@ -50,11 +50,43 @@ describe('loadConfig', () => {
     [{ METADATA_MAX_BYTES: '-1' }, 'METADATA_MAX_BYTES'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
-    [{ DATABASE_URL: 'postgres://localhost/hub' }, 'DATABASE_URL'],
-    [{ REDIS_URL: 'redis://localhost:6379' }, 'REDIS_URL'],
+    [{ DATABASE_URL: 'postgres://' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL'],
+    [{ WORKER: 'maybe' }, 'WORKER'],
+    [{ WORKER: 'off' }, 'REDIS_URL'],
+    [{ QUEUE_PREFIX: 'a b' }, 'QUEUE_PREFIX'],
+    [{ JOB_LEASE_MS: '10' }, 'JOB_LEASE_MS'],
   ])('refuses %j naming the variable', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
+  });
+
+  it('selects PostgreSQL and BullMQ from their URLs, and an API-only process with WORKER=off', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://hub:s3cret@db.internal:5432/hub',
+      REDIS_URL: 'redis://:pw@redis.internal:6379/0',
+      WORKER: 'off',
+      QUEUE_PREFIX: 'team-a',
+    });
+    expect(config.database).toEqual({
+      dialect: 'postgres',
+      url: 'postgres://hub:s3cret@db.internal:5432/hub',
+      poolSize: 10,
+    });
+    expect(config.queue).toEqual({
+      kind: 'bullmq',
+      redisUrl: 'redis://:pw@redis.internal:6379/0',
+      prefix: 'team-a',
+    });
+    expect(config.runWorker).toBe(false);
+    expect(describeDatabase(config.database)).toBe('postgres://hub@db.internal:5432/hub');
+  });
+
+  it('keeps everything embedded when neither URL is set', () => {
+    const config = loadConfig({});
+    expect(config.database.dialect).toBe('sqlite');
+    expect(config.queue).toEqual({ kind: 'local' });
+    expect(config.runWorker).toBe(true);
   });
 
   it('never echoes the token in an error', () => {

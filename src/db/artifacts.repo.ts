@@ -1,5 +1,17 @@
+import { sql } from 'kysely';
 import type { Db } from './connection.js';
 import type { ArtifactRow, ArtifactUpdate, NewArtifact } from './schema.js';
+
+/**
+ * The lock a download of this artifact's content takes: identical content (same LFS sha256, or
+ * same git blob) is one lock, so two workers never fetch it at once. `resetOrphanedDownloads`
+ * builds the same key in SQL.
+ */
+export function contentLeaseKey(
+  artifact: Pick<ArtifactRow, 'id' | 'upstreamSha256' | 'upstreamOid'>,
+): string {
+  return `content:${artifact.upstreamSha256 ?? artifact.upstreamOid ?? artifact.id}`;
+}
 
 /** Rows per multi-row statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const BATCH_ROWS = 500;
@@ -68,7 +80,7 @@ export class ArtifactsRepository {
     }
   }
 
-  /** A crash can leave rows `downloading`; with no running job they are pending again. */
+  /** Embedded mode only: after a crash no download is running, so `downloading` rows are pending again. */
   async resetInterrupted(at: string): Promise<number> {
     const result = await this.db
       .updateTable('artifacts')
@@ -76,6 +88,42 @@ export class ArtifactsRepository {
       .where('downloadStatus', '=', 'downloading')
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
+  }
+
+  /** `downloading` rows whose content lock lapsed (their worker died) are pending again. */
+  async resetOrphanedDownloads(at: string): Promise<number> {
+    const result = await this.db
+      .updateTable('artifacts')
+      .set({ downloadStatus: 'pending', updatedAt: at })
+      .where('downloadStatus', '=', 'downloading')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('leases')
+              .select('leases.key')
+              .where(
+                'leases.key',
+                '=',
+                sql<string>`'content:' || coalesce(artifacts.upstream_sha256, artifacts.upstream_oid, artifacts.id)`,
+              )
+              .where('leases.expiresAt', '>=', at),
+          ),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** A verified blob some other artifact with the same git blob already holds, if any. */
+  async findCompletedSha256ByOid(upstreamOid: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('artifacts')
+      .select('sha256')
+      .where('upstreamOid', '=', upstreamOid)
+      .where('downloadStatus', '=', 'completed')
+      .where('sha256', 'is not', null)
+      .executeTakeFirst();
+    return row?.sha256 ?? undefined;
   }
 
   async update(id: string, set: ArtifactUpdate): Promise<void> {

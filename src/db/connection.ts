@@ -1,14 +1,32 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, SqliteDialect } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
 
-/** Opens the configured database. SQLite runs in WAL mode so readers never wait on the writer. */
+const INT8_OID = 20;
+
+/**
+ * Opens the configured database behind the one Kysely query layer. SQLite runs in WAL mode so
+ * readers never wait on the writer; PostgreSQL gets a pool and 64-bit integers as numbers (sizes
+ * stay far below 2^53), so both dialects return the same row shapes.
+ */
 export function openDatabase(config: DatabaseConfig): Db {
+  if (config.dialect === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max: config.poolSize,
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      },
+    });
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+  }
   fs.mkdirSync(path.dirname(config.filename), { recursive: true });
   const sqlite = new SqliteDatabase(config.filename);
   sqlite.pragma('journal_mode = WAL');
@@ -19,4 +37,8 @@ export function openDatabase(config: DatabaseConfig): Db {
     dialect: new SqliteDialect({ database: sqlite }),
     plugins: [new CamelCasePlugin()],
   });
+}
+
+export function isPostgres(db: Kysely<unknown>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }

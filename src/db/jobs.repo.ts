@@ -68,21 +68,85 @@ export class JobsRepository {
       .execute();
   }
 
-  /** Moves a pending job to running; false when another runner got there first or it is finished. */
-  async claim(id: string, at: string): Promise<boolean> {
+  /**
+   * Moves a job to running under `owner`'s lease: a pending job, or a running one whose holder
+   * stopped renewing. False when a live worker holds it or it is finished.
+   */
+  async claim(id: string, owner: string, at: string, leaseUntil: string): Promise<boolean> {
     const result = await this.db
       .updateTable('jobs')
-      .set((eb) => ({ status: 'running', startedAt: at, updatedAt: at, attempts: eb('attempts', '+', 1) }))
+      .set((eb) => ({
+        status: 'running',
+        startedAt: at,
+        updatedAt: at,
+        attempts: eb('attempts', '+', 1),
+        leaseOwner: owner,
+        leaseExpiresAt: leaseUntil,
+      }))
       .where('id', '=', id)
-      .where('status', '=', 'pending')
+      .where((eb) =>
+        eb.or([
+          eb('status', '=', 'pending'),
+          eb.and([eb('status', '=', 'running'), eb('leaseExpiresAt', '<', at)]),
+        ]),
+      )
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /** The heartbeat: pushes out the lease of every job `owner` runs; returns how many it still holds. */
+  async renewLeases(owner: string, until: string): Promise<number> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set({ leaseExpiresAt: until })
+      .where('leaseOwner', '=', owner)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** Running jobs whose worker stopped heartbeating go back to pending; returns their ids. */
+  async reapExpired(at: string): Promise<string[]> {
+    const rows = await this.db
+      .updateTable('jobs')
+      .set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: at })
+      .where('status', '=', 'running')
+      .where((eb) => eb.or([eb('leaseExpiresAt', 'is', null), eb('leaseExpiresAt', '<', at)]))
+      .returning('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Hands `owner`'s running jobs back (shutdown past its deadline); returns their ids. */
+  async releaseOwned(owner: string, at: string): Promise<string[]> {
+    const rows = await this.db
+      .updateTable('jobs')
+      .set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: at })
+      .where('leaseOwner', '=', owner)
+      .where('status', '=', 'running')
+      .returning('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Pending jobs untouched since `before`, oldest first: re-offered in case their queue entry was lost. */
+  async listStalePending(before: string, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('updatedAt', '<', before)
+      .orderBy('createdAt')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Embedded mode only: this process is the sole worker, so every running job is an orphan. */
   async requeueRunning(at: string): Promise<number> {
     const result = await this.db
       .updateTable('jobs')
-      .set({ status: 'pending', updatedAt: at })
+      .set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: at })
       .where('status', '=', 'running')
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
@@ -100,6 +164,8 @@ export class JobsRepository {
         error: outcome.error ?? null,
         finishedAt: outcome.at,
         updatedAt: outcome.at,
+        leaseOwner: null,
+        leaseExpiresAt: null,
       })
       .where('id', '=', id)
       .execute();

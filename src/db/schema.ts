@@ -59,6 +59,17 @@ export interface JobsTable {
   updatedAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Worker holding a running job (`host:pid:nonce`); null when no one does. */
+  leaseOwner: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When that worker's claim lapses unless renewed; another worker may then take the job. */
+  leaseExpiresAt: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface LeasesTable {
+  /** What is locked, e.g. `content:<sha256>`. */
+  key: string;
+  holder: string;
+  expiresAt: string;
 }
 
 export interface JobLogsTable {
@@ -73,6 +84,7 @@ export interface Database {
   artifacts: ArtifactsTable;
   jobs: JobsTable;
   jobLogs: JobLogsTable;
+  leases: LeasesTable;
 }
 
 export type ModelRepoRow = Selectable<ModelReposTable>;

@@ -51,6 +51,7 @@ export function presentJob(j: JobView): JobWire {
     logs: j.logs.map((line) => `${line.at} ${line.message}`),
     error: j.error,
     attempts: j.attempts,
+    worker: j.worker,
     created_at: j.createdAt,
     updated_at: j.updatedAt,
     started_at: j.startedAt,

@@ -93,6 +93,9 @@ export const Job = Type.Object({
   logs: Type.Array(Type.String(), { description: 'Lines "<ISO time> <message>", oldest first' }),
   error: NullableString,
   attempts: Type.Integer(),
+  worker: Type.Union([Type.String(), Type.Null()], {
+    description: 'The worker running it (host:pid:nonce) while it is running, else null',
+  }),
   created_at: Timestamp,
   updated_at: Timestamp,
   started_at: Type.Union([Timestamp, Type.Null()]),

@@ -1,6 +1,6 @@
 /**
  * The queue only carries job ids; the jobs table is the source of truth for status, logs and
- * results. Adapters: `LocalQueue` (in-process, embedded mode); BullMQ comes with distributed mode.
+ * results. Adapters: `LocalQueue` (in-process, embedded mode) and `BullQueue` (BullMQ on Redis).
  */
 export type JobHandler = (jobId: string) => Promise<void>;
 
@@ -10,4 +10,6 @@ export interface JobQueue {
   start(handler: JobHandler): void;
   /** Stops taking new ids and waits for the running handlers to finish. */
   stop(): Promise<void>;
+  /** Releases connections without waiting for handlers still running (after `stop` or its deadline). */
+  close(): Promise<void>;
 }

@@ -31,6 +31,10 @@ export class LocalQueue implements JobQueue {
     await Promise.allSettled([...this.running]);
   }
 
+  async close(): Promise<void> {
+    this.stopped = true;
+  }
+
   /** Ids waiting plus running, for tests and metrics. */
   get size(): number {
     return this.waiting.length + this.running.size;

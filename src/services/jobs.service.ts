@@ -18,6 +18,8 @@ export interface JobView {
   error: string | null;
   logs: JobLogLine[];
   attempts: number;
+  /** The worker holding the job's lease while it runs. */
+  worker: string | null;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;
@@ -149,6 +151,7 @@ function toView(job: JobRow, logs: JobLogLine[]): JobView {
     error: job.error,
     logs,
     attempts: job.attempts,
+    worker: job.status === 'running' ? job.leaseOwner : null,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     startedAt: job.startedAt,

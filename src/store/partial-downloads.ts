@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -42,7 +43,7 @@ export class PartialDownloads {
 
   async save(key: string, state: PartialState): Promise<void> {
     const target = this.statePath(key);
-    const staging = `${target}.${process.pid}.tmp`;
+    const staging = `${target}.${randomUUID()}.tmp`;
     await fs.writeFile(staging, JSON.stringify(state));
     await fs.rename(staging, target);
   }

@@ -1,5 +1,5 @@
 import { nowIso } from '../clock.js';
-import type { ArtifactsRepository } from '../db/artifacts.repo.js';
+import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
 import { errorMessage } from '../errors.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -8,6 +8,7 @@ import { assertSafeRelativePath } from '../store/safe-path.js';
 import type { HubClient } from '../upstream/hf-client.js';
 import type { SingleFlight } from './download/single-flight.js';
 import { type TransferSettings, transferFile } from './download/transfer.js';
+import type { ContentLocks } from './worker-leases.js';
 
 export interface DownloadDeps {
   artifacts: ArtifactsRepository;
@@ -17,6 +18,8 @@ export interface DownloadDeps {
   transfer: TransferSettings;
   /** One transfer per content at a time in this process; the others wait and reuse its blob. */
   inFlight: SingleFlight;
+  /** One transfer per content at a time across all workers. */
+  contentLocks: ContentLocks;
   /** Non-weight files up to this size are also placed under metadata/. */
   metadataMaxBytes: number;
   log: (message: string) => Promise<void>;
@@ -36,6 +39,8 @@ export type DownloadOutcome =
 type Completed = Extract<DownloadOutcome, { status: 'completed' }>;
 
 const PROGRESS_INTERVAL_MS = 1000;
+/** How often a worker waiting for another worker's download of the same content looks again. */
+const CONTENT_LOCK_POLL_MS = 250;
 
 /**
  * download_artifact: reuse a blob that already holds the advertised content, or transfer the file
@@ -75,10 +80,10 @@ async function transferOnce(
   let leader = false;
   const result = await deps.inFlight.run(contentKey, () => {
     leader = true;
-    return transfer(deps, artifact, model);
+    return transferExclusively(deps, artifact, model);
   });
   if (leader) return result;
-  if (!(await deps.store.hasBlob(result.sha256))) return transfer(deps, artifact, model);
+  if (!(await deps.store.hasBlob(result.sha256))) return transferExclusively(deps, artifact, model);
   await markCompleted(
     deps,
     artifact,
@@ -87,6 +92,36 @@ async function transferOnce(
     deps.store.blobRelativePath(result.sha256),
   );
   return { status: 'completed', sha256: result.sha256, bytes: 0, source: 'deduplicated' };
+}
+
+/**
+ * Takes the content's lock before fetching a byte; while another worker holds it, waits and then
+ * reuses the blob it stored. A holder that died frees the lock when its lease lapses, and the next
+ * holder resumes from the partial file it left.
+ */
+async function transferExclusively(
+  deps: DownloadDeps,
+  artifact: ArtifactRow,
+  model: ModelRepoRow,
+): Promise<Completed> {
+  const key = contentLeaseKey(artifact);
+  let announced = false;
+  for (;;) {
+    if (await deps.contentLocks.tryAcquire(key)) {
+      try {
+        return (await reuseExistingBlob(deps, artifact)) ?? (await transfer(deps, artifact, model));
+      } finally {
+        await deps.contentLocks.release(key);
+      }
+    }
+    if (!announced) {
+      announced = true;
+      await deps.log(`Waiting for another worker that is downloading the same content as ${artifact.path}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, CONTENT_LOCK_POLL_MS));
+    const reused = await reuseExistingBlob(deps, artifact);
+    if (reused) return reused;
+  }
 }
 
 /** Nothing is downloaded twice: a blob already holding the advertised content completes the artifact. */
@@ -99,7 +134,9 @@ async function reuseExistingBlob(deps: DownloadDeps, artifact: ArtifactRow): Pro
   ) {
     return { status: 'completed', sha256: current.sha256, bytes: 0, source: 'present' };
   }
-  const known = artifact.upstreamSha256;
+  const known =
+    artifact.upstreamSha256 ??
+    (artifact.upstreamOid ? await deps.artifacts.findCompletedSha256ByOid(artifact.upstreamOid) : undefined);
   if (!known || !(await deps.store.hasBlob(known))) return undefined;
   await markCompleted(deps, artifact, known, artifact.size, deps.store.blobRelativePath(known));
   return { status: 'completed', sha256: known, bytes: 0, source: 'deduplicated' };

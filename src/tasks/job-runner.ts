@@ -13,6 +13,7 @@ import type { TransferSettings } from './download/transfer.js';
 import { DownloadJobError, runDownloadJob } from './download-job.js';
 import type { DownloadPayload, SyncPayload } from './job-payloads.js';
 import { syncRepo } from './sync-repo.js';
+import type { WorkerLeases } from './worker-leases.js';
 
 export interface JobRunnerDeps {
   jobs: JobsRepository;
@@ -23,29 +24,38 @@ export interface JobRunnerDeps {
   hub: HubClient;
   transfer: TransferSettings;
   inFlight: SingleFlight;
+  /** This worker's job leases and content locks. */
+  leases: WorkerLeases;
   metadataMaxBytes: number;
   fileConcurrency: number;
   logger: Logger;
 }
 
 /**
- * Runs one job by id: claims it (pending → running), dispatches on its type, and always writes the
- * final state (completed with a result, or failed with the same message the artifacts carry).
+ * Runs one job by id: claims it under this worker's lease (a pending job, or one whose previous
+ * worker died), dispatches on its type, and always writes the final state (completed with a
+ * result, or failed with the same message the artifacts carry).
  */
 export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise<void> {
   return async (jobId) => {
-    if (!(await deps.jobs.claim(jobId, nowIso()))) return;
+    const { leases } = deps;
+    if (!(await deps.jobs.claim(jobId, leases.owner, nowIso(), leases.leaseUntil()))) return;
     const job = await deps.jobs.findById(jobId);
     if (!job) return;
     const logger = deps.logger.child({ jobId, jobType: job.type });
-    const log = async (message: string) => {
-      try {
-        await deps.jobs.appendLog(jobId, message, nowIso());
-      } catch (error) {
-        logger.warn({ err: error }, 'could not append a job log line');
-      }
+    // Lines of one job are numbered in order, so files finishing at once append one after another.
+    let appended = Promise.resolve();
+    const log = (message: string): Promise<void> => {
+      const at = nowIso();
+      appended = appended.then(() =>
+        deps.jobs
+          .appendLog(jobId, message, at)
+          .catch((error: unknown) => logger.warn({ err: error }, 'could not append a job log line')),
+      );
+      return appended;
     };
-    const taskDeps = { ...deps, log };
+    const taskDeps = { ...deps, contentLocks: leases, log };
+    if (job.attempts > 1) await log(`Attempt ${job.attempts}, on worker ${leases.owner}`);
     logger.info('job started');
     try {
       const payload = JSON.parse(job.payload) as unknown;

@@ -102,11 +102,12 @@ async function planChanges(
   const seen = new Set<string>();
   let files = 0;
 
-  for await (const file of deps.hub.listFiles(repoId, commit)) {
+  for await (const listed of deps.hub.listFiles(repoId, commit)) {
+    const file = { ...listed, path: recordablePath(listed.path) };
     if (seen.has(file.path)) continue;
     seen.add(file.path);
     files++;
-    const unsafeReason = pathProblem(file.path);
+    const unsafeReason = pathProblem(listed.path);
     if (unsafeReason) unsafe.add(file.path);
     const upstream = {
       size: file.size,
@@ -164,4 +165,12 @@ function describe(paths: string[]): string {
   if (paths.length === 0) return 'none';
   const shown = paths.slice(0, 10).join(', ');
   return paths.length > 10 ? `${shown} and ${paths.length - 10} more` : shown;
+}
+
+/**
+ * PostgreSQL text cannot hold NUL, so a NUL in an upstream name is recorded as the six characters
+ * `\u0000`, in every dialect. Such a name is unsafe anyway: the artifact fails and is never fetched.
+ */
+function recordablePath(upstreamPath: string): string {
+  return upstreamPath.replaceAll('\u0000', '\\u0000');
 }

@@ -4,6 +4,7 @@ import { Agent, request } from 'undici';
 import { UpstreamError } from '../errors.js';
 import { upstreamErrorFromResponse, upstreamNetworkError } from './hub-errors.js';
 import { type RetryPolicy, withRetry } from './retry.js';
+import { LocalPause, type UpstreamPause } from './upstream-pause.js';
 
 /**
  * The Hugging Face client. Listing and model info go through `@huggingface/hub` (the official JS
@@ -72,6 +73,8 @@ export interface HfClientOptions {
   retry: RetryPolicy;
   userAgent: string;
   onRetry?: (message: string) => void;
+  /** The deployment's shared rate-limit budget; every request waits for it. */
+  pause?: UpstreamPause;
 }
 
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -81,9 +84,11 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 export class HfClient implements HubClient {
   private readonly origin: string;
   private readonly agent: Agent;
+  private readonly pause: UpstreamPause;
 
   constructor(private readonly options: HfClientOptions) {
     this.origin = new URL(options.endpoint).origin;
+    this.pause = options.pause ?? new LocalPause();
     this.agent = new Agent({
       connections: 64,
       keepAliveTimeout: 10_000,
@@ -132,6 +137,7 @@ export class HfClient implements HubClient {
     let url = `${this.options.endpoint}/${repoId}/resolve/${commit}/${encodePath(filePath)}`;
     const meta: { etag?: string; size?: number; commit?: string } = {};
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      await this.pause.waitForTurn();
       const response = await request(url, {
         method: 'HEAD',
         headers: { ...this.headersFor(url), 'accept-encoding': 'identity' },
@@ -155,7 +161,9 @@ export class HfClient implements HubClient {
         continue;
       }
       if (response.statusCode >= 400) {
-        throw upstreamErrorFromResponse({ status: response.statusCode, header, body: '', what });
+        throw await this.refused(
+          upstreamErrorFromResponse({ status: response.statusCode, header, body: '', what }),
+        );
       }
       return {
         url,
@@ -175,6 +183,7 @@ export class HfClient implements HubClient {
       const headers: Record<string, string> = { ...this.headersFor(url), 'accept-encoding': 'identity' };
       if (start > 0 || range.end !== undefined) headers.range = `bytes=${start}-${range.end ?? ''}`;
       if (range.ifRange && headers.range) headers['if-range'] = range.ifRange;
+      await this.pause.waitForTurn();
       const response = await request(url, {
         method: 'GET',
         headers,
@@ -204,7 +213,9 @@ export class HfClient implements HubClient {
             },
           );
         }
-        throw upstreamErrorFromResponse({ status: response.statusCode, header, body, what });
+        throw await this.refused(
+          upstreamErrorFromResponse({ status: response.statusCode, header, body, what }),
+        );
       }
       if (response.statusCode === 206) {
         const contentRange = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header('content-range') ?? '');
@@ -236,6 +247,15 @@ export class HfClient implements HubClient {
     await this.agent.close();
   }
 
+  /** A rate-limit answer pauses every request of the deployment for as long as the hub asked. */
+  private async refused(error: UpstreamError): Promise<UpstreamError> {
+    const waitSeconds = error.details.retryAfterSeconds;
+    if (error.code === 'UPSTREAM_RATE_LIMITED' && waitSeconds !== undefined) {
+      await this.pause.pauseUntil(Date.now() + waitSeconds * 1000);
+    }
+    return error;
+  }
+
   /** Auth goes to the hub's own origin only: a CDN it redirects to gets a signed URL, not our token. */
   private headersFor(url: string): Record<string, string> {
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent };
@@ -252,6 +272,7 @@ export class HfClient implements HubClient {
         async () => {
           const headers = new Headers(init?.headers);
           for (const [name, value] of Object.entries(this.headersFor(url))) headers.set(name, value);
+          await this.pause.waitForTurn();
           const response = await fetch(url, {
             ...init,
             headers,
@@ -261,12 +282,14 @@ export class HfClient implements HubClient {
           });
           if (!response.ok) {
             const body = (await response.text()).slice(0, ERROR_BODY_LIMIT);
-            throw upstreamErrorFromResponse({
-              status: response.status,
-              header: (name) => response.headers.get(name) ?? undefined,
-              body,
-              what,
-            });
+            throw await this.refused(
+              upstreamErrorFromResponse({
+                status: response.status,
+                header: (name) => response.headers.get(name) ?? undefined,
+                body,
+                what,
+              }),
+            );
           }
           return response;
         },

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
+import { type Backend, createBackend } from '../support/backend.js';
 import { freePort, jsonApi, waitFor } from '../support/child-server.js';
 import { contentGets, MiB, rangeStart, sha256File } from '../support/download-helpers.js';
 
@@ -13,6 +14,7 @@ let hub: FakeHub;
 let workDir: string;
 let base: string;
 let port: number;
+let backend: Backend;
 const children: ChildProcess[] = [];
 
 function startServer(): ChildProcess {
@@ -20,6 +22,9 @@ function startServer(): ChildProcess {
     cwd: root,
     env: {
       ...process.env,
+      ...backend.env,
+      // Distributed mode: the restarted server may take the dead one's job once its lease lapses.
+      JOB_LEASE_MS: '2000',
       PORT: String(port),
       MODEL_STORE_PATH: path.join(workDir, 'store'),
       HF_ENDPOINT: hub.url,
@@ -45,6 +50,7 @@ beforeAll(async () => {
     files: [{ path: 'big.safetensors', content: { size: 8 * MiB, seed: 'crash' } }],
   });
   workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-crash-'));
+  backend = await createBackend();
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
 });
@@ -52,6 +58,7 @@ afterAll(async () => {
   for (const child of children)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await hub?.close();
+  await backend?.drop();
   if (workDir) await fs.rm(workDir, { recursive: true, force: true });
 });
 

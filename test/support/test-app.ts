@@ -4,6 +4,7 @@ import path from 'node:path';
 import { type App, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { createBackend } from './backend.js';
 
 export interface JsonResponse<T = any> {
   status: number;
@@ -23,10 +24,15 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A real app (SQLite in a temp store, in-process queue) pointed at a fake hub. */
+/**
+ * A real app pointed at a fake hub, on the backend of this test run: SQLite in a temp store with the
+ * in-process queue, or its own PostgreSQL database and BullMQ prefix.
+ */
 export async function startTestApp(hubUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
   const storePath = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-test-'));
+  const backend = await createBackend();
   const config = loadConfig({
+    ...backend.env,
     MODEL_STORE_PATH: storePath,
     HF_ENDPOINT: hubUrl,
     UPSTREAM_RETRY_BASE_MS: '5',
@@ -58,6 +64,7 @@ export async function startTestApp(hubUrl: string, env: Record<string, string> =
     },
     async close() {
       await app.close();
+      await backend.drop();
       await fs.rm(storePath, { recursive: true, force: true });
     },
   };

@@ -173,7 +173,8 @@ describe('sync', () => {
     const { job, artifacts } = await registerAndSync(t, 'evil/repo', 'Evil', 'Repo');
     expect(job.status).toBe('completed');
     expect(job.result).toMatchObject({ files: 6, unsafe_paths: 5, metadata_downloaded: 1 });
-    for (const p of hostile) {
+    // A NUL is recorded as the text `\u0000` (PostgreSQL text cannot hold NUL).
+    for (const p of hostile.map((h) => h.replace('\u0000', '\\u0000'))) {
       expect(artifacts.get(p)).toMatchObject({ download_status: 'failed', local_path: null });
       expect(artifacts.get(p).error).toContain('Unsafe path');
     }

@@ -1,0 +1,75 @@
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobHandler, JobQueue } from './job-queue.js';
+
+export interface BullQueueOptions {
+  /** Shared by the producer; BullMQ duplicates it for the worker's blocking connection. */
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  /** BullMQ's job lock: a job whose worker stops renewing it for this long is redelivered (ms). */
+  lockMs: number;
+  onError: (error: unknown, jobId: string | undefined) => void;
+}
+
+const QUEUE_NAME = 'jobs';
+
+/**
+ * BullMQ adapter: a queue entry is named after the job's row id, so re-enqueuing a job that is
+ * still queued or running is a no-op. BullMQ retries a handler that threw (a database or Redis
+ * outage) with backoff and redelivers jobs whose worker died (stalled-job detection); the jobs
+ * table still decides who runs what, through its leases.
+ */
+export class BullQueue implements JobQueue {
+  private readonly queue: Queue;
+  private worker: Worker | undefined;
+
+  constructor(private readonly options: BullQueueOptions) {
+    this.queue = new Queue(QUEUE_NAME, {
+      connection: options.connection,
+      prefix: options.prefix,
+      defaultJobOptions: {
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: true,
+        removeOnFail: true,
+      },
+    });
+    this.queue.on('error', (error) => options.onError(error, undefined));
+  }
+
+  async enqueue(jobId: string): Promise<void> {
+    await this.queue.add(QUEUE_NAME, {}, { jobId });
+  }
+
+  start(handler: JobHandler): void {
+    if (this.worker) return;
+    this.worker = new Worker(
+      QUEUE_NAME,
+      async (job) => {
+        if (job.id) await handler(job.id);
+      },
+      {
+        connection: this.options.connection,
+        prefix: this.options.prefix,
+        concurrency: this.options.concurrency,
+        lockDuration: this.options.lockMs,
+        stalledInterval: this.options.lockMs,
+        // The jobs table decides whether a redelivered job still needs running; never give up on it here.
+        maxStalledCount: 1000,
+      },
+    );
+    this.worker.on('failed', (job, error) => this.options.onError(error, job?.id));
+    this.worker.on('error', (error) => this.options.onError(error, undefined));
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.pause();
+  }
+
+  /** Running entries a forced close leaves behind are redelivered once their lock lapses. */
+  async close(): Promise<void> {
+    await this.worker?.close(true);
+    await this.queue.close();
+  }
+}
