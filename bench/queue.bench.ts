@@ -29,9 +29,7 @@ async function run(mode: 'embedded' | 'distributed', workers: number): Promise<s
   const common = { ...backend.env, MODEL_STORE_PATH: storeForWorkers, LOG_LEVEL: 'silent' };
   const t = await startTestApp(hub.url, {
     ...common,
-    ...(mode === 'embedded'
-      ? { WORKER_CONCURRENCY: String(SLOTS_PER_WORKER * workers) }
-      : { WORKER: 'off' }),
+    ...(mode === 'embedded' ? { WORKER_CONCURRENCY: String(SLOTS_PER_WORKER * workers) } : { WORKER: 'off' }),
   });
   try {
     for (let i = 0; i < (mode === 'distributed' ? workers : 0); i++) {

@@ -72,7 +72,9 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
   await store.init();
   const redis =
     config.queue.kind === 'bullmq' ? await connectRedis(config.queue.redisUrl, logger) : undefined;
-  const db = openDatabase(config.database);
+  const db = openDatabase(config.database, (error) =>
+    logger.warn({ err: error }, 'database connection dropped; reconnecting on next use'),
+  );
   try {
     const applied = await migrateToLatest(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');

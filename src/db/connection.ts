@@ -15,7 +15,10 @@ const INT8_OID = 20;
  * readers never wait on the writer; PostgreSQL gets a pool and 64-bit integers as numbers (sizes
  * stay far below 2^53), so both dialects return the same row shapes.
  */
-export function openDatabase(config: DatabaseConfig): Db {
+export function openDatabase(
+  config: DatabaseConfig,
+  onConnectionError: (error: Error) => void = () => {},
+): Db {
   if (config.dialect === 'postgres') {
     const pool = new pg.Pool({
       connectionString: config.url,
@@ -25,6 +28,9 @@ export function openDatabase(config: DatabaseConfig): Db {
           oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
     });
+    // An idle connection the server drops (restart, failover) must not take the process down; the
+    // pool opens a new one for the next query.
+    pool.on('error', onConnectionError);
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
   }
   fs.mkdirSync(path.dirname(config.filename), { recursive: true });

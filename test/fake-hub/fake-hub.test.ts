@@ -266,8 +266,9 @@ describe('errors and auth', () => {
     expect(res.headers.get('x-repo-commit')).toBe(commit);
   });
 
-  it('records requests with decoded paths, raw urls, headers and statuses', async () => {
+  it('records requests with decoded paths, raw urls, headers, statuses and arrival times', async () => {
     hub.resetRequests();
+    const sent = Date.now();
     await fetch(`${hub.url}/api/models/${REPO}/tree/main/sub%2Fdir?recursive=true`, { headers: auth() });
     expect(hub.requests).toEqual([
       {
@@ -277,7 +278,11 @@ describe('errors and auth', () => {
         url: `/api/models/${REPO}/tree/main/sub%2Fdir?recursive=true`,
         headers: expect.objectContaining({ authorization: `Bearer ${hub.token}` }),
         status: 200,
+        at: expect.any(Number),
       },
     ]);
+    const at = hub.requests[0]?.at ?? 0;
+    expect(at).toBeGreaterThanOrEqual(sent);
+    expect(at).toBeLessThanOrEqual(Date.now());
   });
 });

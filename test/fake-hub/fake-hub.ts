@@ -185,6 +185,7 @@ export async function startFakeHub(opts: FakeHubOptions = {}): Promise<FakeHub> 
       url: rawUrl,
       headers: { ...req.headers },
       status: 0,
+      at: Date.now(),
     };
     requests.push(rec);
     const resolvers =

@@ -12,6 +12,8 @@ export interface RecordedRequest {
   headers: Record<string, string | string[] | undefined>;
   /** 0 until the response head is written. */
   status: number;
+  /** When the request arrived (epoch ms). */
+  at: number;
 }
 
 export interface FaultSpec {
