@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { type Expression, type ExpressionBuilder, type SqlBool, sql } from 'kysely';
 import type { Db } from './connection.js';
-import type { JobRow, JobStatus, JobType } from './schema.js';
+import type { Database, JobRow, JobStatus, JobType } from './schema.js';
 
 export interface JobListFilter {
   status?: JobStatus;
@@ -107,23 +107,25 @@ export class JobsRepository {
 
   /** Running jobs whose worker stopped heartbeating go back to pending; returns their ids. */
   async reapExpired(at: string): Promise<string[]> {
-    const rows = await this.db
-      .updateTable('jobs')
-      .set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: at })
-      .where('status', '=', 'running')
-      .where((eb) => eb.or([eb('leaseExpiresAt', 'is', null), eb('leaseExpiresAt', '<', at)]))
-      .returning('id')
-      .execute();
-    return rows.map((r) => r.id);
+    return this.runningBackToPending(at, (eb) =>
+      eb.or([eb('leaseExpiresAt', 'is', null), eb('leaseExpiresAt', '<', at)]),
+    );
   }
 
   /** Hands `owner`'s running jobs back (shutdown past its deadline); returns their ids. */
   async releaseOwned(owner: string, at: string): Promise<string[]> {
+    return this.runningBackToPending(at, (eb) => eb('leaseOwner', '=', owner));
+  }
+
+  private async runningBackToPending(
+    at: string,
+    which: (eb: ExpressionBuilder<Database, 'jobs'>) => Expression<SqlBool>,
+  ): Promise<string[]> {
     const rows = await this.db
       .updateTable('jobs')
       .set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: at })
-      .where('leaseOwner', '=', owner)
       .where('status', '=', 'running')
+      .where(which)
       .returning('id')
       .execute();
     return rows.map((r) => r.id);

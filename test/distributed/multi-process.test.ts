@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
 import { type Backend, createBackend } from '../support/backend.js';
-import { freePort, jsonApi, waitFor } from '../support/child-server.js';
+import { freePort, jsonApi, killAll, waitFor } from '../support/child-server.js';
 import { contentGets, MiB, rangeStart, sha256File } from '../support/download-helpers.js';
 
 /**
@@ -62,8 +62,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killAll(children);
   await hub?.close();
   await backend?.drop();
   if (workDir) await fs.rm(workDir, { recursive: true, force: true });

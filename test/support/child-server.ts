@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
 /** Helpers for tests that drive a real server process over HTTP. */
@@ -46,4 +47,10 @@ export function jsonApi(base: () => string) {
       timeoutMs,
     );
   return { api, finished };
+}
+
+/** `kill -9` of every child still running (test teardown). */
+export function killAll(children: readonly ChildProcess[]): void {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
