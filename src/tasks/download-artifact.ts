@@ -76,7 +76,7 @@ async function transferOnce(
   artifact: ArtifactRow,
   model: ModelRepoRow,
 ): Promise<Completed> {
-  const contentKey = artifact.upstreamSha256 ?? artifact.upstreamOid ?? artifact.id;
+  const contentKey = contentLeaseKey(artifact);
   let leader = false;
   const result = await deps.inFlight.run(contentKey, () => {
     leader = true;

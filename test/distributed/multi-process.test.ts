@@ -42,6 +42,17 @@ function start(command: 'serve' | 'worker', env: Record<string, string>): ChildP
   return child;
 }
 
+async function registerAndSync(repoId: string, name: string): Promise<any> {
+  const registered = await api('POST', '/v1/hub/register', {
+    vendor: 'Multi',
+    name,
+    source_repo_id: repoId,
+    auto_sync: true,
+  });
+  expect((await finished(registered.sync_job_id, 30_000)).status).toBe('completed');
+  return registered;
+}
+
 beforeAll(async () => {
   hub = await startFakeHub({ throttleBytesPerSecond: 8 * MiB });
   const files = Array.from({ length: 6 }, (_, i) => ({
@@ -71,13 +82,7 @@ afterAll(async () => {
 describe('one API and two workers', () => {
   it('downloads a whole repo once across both workers, even with overlapping jobs', async () => {
     const workers = [start('worker', {}), start('worker', {})];
-    const registered = await api('POST', '/v1/hub/register', {
-      vendor: 'Multi',
-      name: 'Shards',
-      source_repo_id: 'multi/shards',
-      auto_sync: true,
-    });
-    expect((await finished(registered.sync_job_id, 30_000)).status).toBe('completed');
+    const registered = await registerAndSync('multi/shards', 'Shards');
     const artifacts = (await api('GET', `/v1/hub/models/${registered.id}/artifacts`)).items as any[];
     // One job per file and one for the whole repo: every file is wanted by two jobs at once.
     const jobIds: string[] = [];
@@ -114,13 +119,7 @@ describe('one API and two workers', () => {
   }, 90_000);
 
   it('finishes the job of a worker killed with -9 on the other worker, from its partial file', async () => {
-    const registered = await api('POST', '/v1/hub/register', {
-      vendor: 'Multi',
-      name: 'Big',
-      source_repo_id: 'multi/big',
-      auto_sync: true,
-    });
-    expect((await finished(registered.sync_job_id, 30_000)).status).toBe('completed');
+    const registered = await registerAndSync('multi/big', 'Big');
     const [artifact] = (await api('GET', `/v1/hub/models/${registered.id}/artifacts`)).items;
     const queued = await api('POST', '/v1/hub/download', { artifact_ids: [artifact.id] });
     const statePath = path.join(workDir, 'store', 'temp', `${artifact.id}.part.json`);
