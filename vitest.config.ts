@@ -14,6 +14,7 @@ const INTEGRATION = [
   'test/tasks/**/*.test.ts',
   // readme-flow walks the README's quick start, which is the embedded default by definition.
   'test/e2e/crash-resume.test.ts',
+  'test/e2e/cli.test.ts',
   'test/distributed/**/*.test.ts',
 ];
 

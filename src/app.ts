@@ -6,16 +6,28 @@ import { nowIso } from './clock.js';
 import type { Config } from './config.js';
 import { ArtifactsRepository } from './db/artifacts.repo.js';
 import { type Db, openDatabase } from './db/connection.js';
+import { EventsRepository } from './db/events.repo.js';
+import { pingDatabase } from './db/health.js';
 import { JobsRepository } from './db/jobs.repo.js';
 import { LeasesRepository } from './db/leases.repo.js';
 import { migrateToLatest } from './db/migrator.js';
 import { ModelsRepository } from './db/models.repo.js';
+import { WebhooksRepository } from './db/webhooks.repo.js';
+import { type EventBus, LocalEventBus, RedisEventBus } from './events/event-bus.js';
+import { EventLog } from './events/event-log.js';
+import { HubMetrics } from './events/metrics.js';
+import { privateTargetsAllowed, UrlPolicy } from './events/url-policy.js';
+import { WebhookDispatcher } from './events/webhook-dispatcher.js';
+import { buildOpsServer } from './http/ops-server.js';
 import { buildHttpServer } from './http/server.js';
 import { BullQueue } from './queue/bullmq-queue.js';
 import type { JobQueue } from './queue/job-queue.js';
 import { LocalQueue } from './queue/local-queue.js';
+import { EventsService } from './services/events.service.js';
 import { JobsService } from './services/jobs.service.js';
+import { ReadinessService } from './services/readiness.service.js';
 import { RegistryService } from './services/registry.service.js';
+import { WebhooksService } from './services/webhooks.service.js';
 import { BlobStore } from './store/blob-store.js';
 import { PartialDownloads } from './store/partial-downloads.js';
 import { SingleFlight } from './tasks/download/single-flight.js';
@@ -35,7 +47,10 @@ export interface App {
   close(): Promise<void>;
 }
 
-export type WorkerProcess = Omit<App, 'http'>;
+export type WorkerProcess = Omit<App, 'http'> & {
+  /** Where /metrics, /healthz and /readyz are served (`METRICS_PORT`); undefined when it is unset. */
+  metricsUrl: string | undefined;
+};
 
 /** `serve`: the HTTP API, plus the job worker unless `WORKER=off`. */
 export async function createApp(config: Config, logger: Logger): Promise<App> {
@@ -43,6 +58,11 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const http = await buildHttpServer({
     registry: new RegistryService(runtime.models, runtime.artifacts, runtime.jobsService),
     jobs: runtime.jobsService,
+    webhooks: runtime.webhooks,
+    events: new EventsService(new EventsRepository(runtime.db), new JobsRepository(runtime.db), runtime.bus),
+    sseHeartbeatMs: config.sseHeartbeatMs,
+    readiness: runtime.readiness,
+    metrics: runtime.metrics,
     storeRoot: runtime.store.root,
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -63,7 +83,28 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
 /** `worker`: runs jobs from the shared queue, no HTTP. */
 export async function createWorkerProcess(config: Config, logger: Logger): Promise<WorkerProcess> {
   const runtime = await createRuntime(config, logger, true);
-  return { db: runtime.db, store: runtime.store, workerId: runtime.leases.owner, close: runtime.close };
+  let ops: FastifyInstance | undefined;
+  let metricsUrl: string | undefined;
+  if (config.metricsPort !== undefined) {
+    ops = await buildOpsServer({ readiness: runtime.readiness, metrics: runtime.metrics, logger });
+    try {
+      metricsUrl = await ops.listen({ host: config.host, port: config.metricsPort });
+    } catch (error) {
+      await ops.close();
+      await runtime.close();
+      throw error;
+    }
+  }
+  return {
+    db: runtime.db,
+    store: runtime.store,
+    workerId: runtime.leases.owner,
+    metricsUrl,
+    async close() {
+      await ops?.close();
+      await runtime.close();
+    },
+  };
 }
 
 /** Composition root: the only place that knows every concrete part. */
@@ -84,11 +125,23 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
     throw error;
   }
 
+  const bus: EventBus =
+    redis && config.queue.kind === 'bullmq'
+      ? await RedisEventBus.connect(redis, config.queue.prefix, (error) =>
+          logger.warn({ err: error }, 'event bus error'),
+        )
+      : new LocalEventBus();
+  const eventLog = new EventLog(db, bus);
+
   const models = new ModelsRepository(db);
   const artifacts = new ArtifactsRepository(db);
   const jobs = new JobsRepository(db);
   const leaseRows = new LeasesRepository(db);
   const leases = new WorkerLeases(jobs, leaseRows, config.jobLeaseMs, logger);
+  const metrics = new HubMetrics({
+    cluster: { jobCounts: () => jobs.countByTypeAndStatus(), storeUsage: () => artifacts.storeUsage() },
+    onCollectError: (error) => logger.warn({ err: error }, 'metrics: database-backed gauges unavailable'),
+  });
   const retry = { maxRetries: config.upstreamMaxRetries, baseDelayMs: config.upstreamRetryBaseMs };
   const hub = new HfClient({
     endpoint: config.hfEndpoint,
@@ -97,7 +150,11 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
     stallTimeoutMs: config.download.stallTimeoutMs,
     retry,
     userAgent: USER_AGENT,
-    onRetry: (message) => logger.warn(message),
+    onRetry: (message) => {
+      metrics.upstreamRetry();
+      logger.warn(message);
+    },
+    onResponse: (status, hubErrorCode) => metrics.upstreamResponse(status, hubErrorCode),
     pause:
       redis && config.queue.kind === 'bullmq'
         ? new RedisPause(redis, config.queue.prefix, (error) =>
@@ -117,13 +174,20 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
           onError: onJobError,
         })
       : new LocalQueue(config.workerConcurrency, onJobError);
-  const jobsService = new JobsService(jobs, models, artifacts, queue);
+  const jobsService = new JobsService(jobs, models, artifacts, queue, eventLog);
+  const readiness = new ReadinessService({
+    database: () => pingDatabase(db),
+    queue: () => queue.ping(),
+    store: () => store.probeWritable(),
+  });
   const reaper = new Reaper({
     jobs,
     artifacts,
     leases: leaseRows,
+    events: new EventsRepository(db),
     queue,
     leaseMs: config.jobLeaseMs,
+    eventsRetentionMs: config.eventsRetentionHours * 3_600_000,
     logger,
   });
 
@@ -146,6 +210,24 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
   }
   reaper.start();
 
+  // Every process sends webhooks: claims in the database keep two from sending one delivery.
+  const webhookRows = new WebhooksRepository(db);
+  const urlPolicy = new UrlPolicy({
+    allowPrivate: privateTargetsAllowed(config.webhooks.allowPrivate, config.host),
+  });
+  const webhookDispatcher = new WebhookDispatcher({
+    webhooks: webhookRows,
+    bus,
+    policy: urlPolicy,
+    owner: leases.owner,
+    timeoutMs: config.webhooks.timeoutMs,
+    maxAttempts: config.webhooks.maxAttempts,
+    retryBaseMs: config.webhooks.retryBaseMs,
+    userAgent: USER_AGENT,
+    logger,
+  });
+  webhookDispatcher.start();
+
   if (runWorker) {
     leases.start();
     queue.start(
@@ -167,6 +249,9 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
         leases,
         metadataMaxBytes: config.metadataMaxBytes,
         fileConcurrency: config.download.filesPerJob,
+        events: eventLog,
+        metrics,
+        progressIntervalMs: config.progressIntervalMs,
         logger,
       }),
     );
@@ -180,6 +265,11 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
     artifacts,
     jobsService,
     leases,
+    bus,
+    eventLog,
+    metrics,
+    webhooks: new WebhooksService(webhookRows, urlPolicy, () => webhookDispatcher.wake()),
+    readiness,
     /**
      * Graceful stop: take no new jobs, give running ones `shutdownGraceMs` to finish, then hand
      * what is still running back to the queue (pending, lease cleared) so another worker resumes it
@@ -198,6 +288,8 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
       }
       await queue.close();
       await hub.close();
+      await webhookDispatcher.stop();
+      await bus.close();
       await db.destroy();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },

@@ -1,21 +1,44 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import { createApp, createWorkerProcess } from './app.js';
-import { ConfigError, describeDatabase, loadConfig } from './config.js';
-import { openDatabase } from './db/connection.js';
-import { migrateToLatest } from './db/migrator.js';
-import { createLogger } from './logger.js';
+import { registerClientCommands } from './client/commands.js';
 import { VERSION } from './version.js';
+
+/**
+ * The server stack (database drivers, queue, HTTP server) loads only for the commands that run it:
+ * the client commands start in a fraction of the time without it.
+ */
+const serverModules = async () => {
+  const [app, config, connection, migrator, logger] = await Promise.all([
+    import('./app.js'),
+    import('./config.js'),
+    import('./db/connection.js'),
+    import('./db/migrator.js'),
+    import('./logger.js'),
+  ]);
+  return {
+    createApp: app.createApp,
+    createWorkerProcess: app.createWorkerProcess,
+    ConfigError: config.ConfigError,
+    describeDatabase: config.describeDatabase,
+    loadConfig: config.loadConfig,
+    openDatabase: connection.openDatabase,
+    migrateToLatest: migrator.migrateToLatest,
+    createLogger: logger.createLogger,
+  };
+};
 
 const program = new Command('model-hub')
   .version(VERSION)
-  .description('Self-hosted registry and mirror for Hugging Face models');
+  .description('Self-hosted registry and mirror for Hugging Face models')
+  // Lists --url in every client command's help, not only in the top-level one.
+  .configureHelp({ showGlobalOptions: true });
 
 program
   .command('serve')
   .description('Run the HTTP API and the job worker (WORKER=off: the API only, for distributed mode)')
   .action(async () => {
+    const { createApp, createLogger, describeDatabase, loadConfig } = await serverModules();
     const config = loadConfig(process.env);
     const logger = createLogger(config.logLevel);
     const app = await createApp(config, logger);
@@ -36,6 +59,8 @@ program
   .command('worker')
   .description('Run only the job worker, taking jobs from the shared queue (needs REDIS_URL)')
   .action(async () => {
+    const { ConfigError, createLogger, createWorkerProcess, describeDatabase, loadConfig } =
+      await serverModules();
     const config = loadConfig(process.env);
     if (config.queue.kind !== 'bullmq') {
       throw new ConfigError(
@@ -77,6 +102,7 @@ program
   .command('migrate')
   .description('Apply database migrations and exit')
   .action(async () => {
+    const { loadConfig, migrateToLatest, openDatabase } = await serverModules();
     const config = loadConfig(process.env);
     const db = openDatabase(config.database);
     try {
@@ -87,7 +113,18 @@ program
     }
   });
 
-program.parseAsync(process.argv).catch((error: unknown) => {
+registerClientCommands(program, {
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
+});
+
+program.parseAsync(process.argv).catch(async (error: unknown) => {
+  // A ConfigError can only come from a server command, which has loaded config.js already.
+  const { ConfigError } = await import('./config.js');
   if (error instanceof ConfigError) {
     console.error(error.message);
     process.exit(2);

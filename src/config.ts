@@ -9,6 +9,7 @@ import Type from 'typebox';
 const EnvSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   PORT: Type.Integer({ default: 8000, minimum: 0, maximum: 65535 }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   HF_ENDPOINT: Type.String({ default: 'https://huggingface.co', pattern: '^https?://[^\\s]+$' }),
   HF_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
   MODEL_STORE_PATH: Type.String({ default: './data/model-store', minLength: 1 }),
@@ -32,6 +33,15 @@ const EnvSchema = Type.Object({
   DOWNLOAD_CHUNK_BYTES: Type.Integer({ default: 4 * 1024 * 1024, minimum: 64 * 1024 }),
   DOWNLOAD_MAX_CONNECTIONS: Type.Integer({ default: 16, minimum: 1, maximum: 256 }),
   DOWNLOAD_FILES_PER_JOB: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
+  PROGRESS_INTERVAL_MS: Type.Integer({ default: 1000, minimum: 50, maximum: 60_000 }),
+  SSE_HEARTBEAT_MS: Type.Integer({ default: 15_000, minimum: 100, maximum: 300_000 }),
+  EVENTS_RETENTION_HOURS: Type.Integer({ default: 168, minimum: 1, maximum: 87_600 }),
+  WEBHOOK_ALLOW_PRIVATE: Type.Union([Type.Literal('auto'), Type.Literal('true'), Type.Literal('false')], {
+    default: 'auto',
+  }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 300_000 }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 50 }),
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 3_600_000 }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -64,6 +74,11 @@ export type QueueConfig =
 export interface Config {
   host: string;
   port: number;
+  /**
+   * `worker` only: serves /metrics, /healthz and /readyz on this port (bound to `host`); unset, the
+   * default, serves nothing. `serve` has them on `port` with the API.
+   */
+  metricsPort: number | undefined;
   /** Upstream hub base URL without a trailing slash; the fake hub in tests, a mirror, or huggingface.co. */
   hfEndpoint: string;
   /** Sent as `Authorization: Bearer` to the hub's own host only; never logged or returned. */
@@ -104,6 +119,25 @@ export interface Config {
     /** Files one download job fetches at once (default 4). */
     filesPerJob: number;
   };
+  /** A running job's progress is written and published at most this often (ms, default 1 s). */
+  progressIntervalMs: number;
+  /** Event streams send a comment this often so proxies keep them open (ms, default 15 s). */
+  sseHeartbeatMs: number;
+  /** Stored events (what SSE clients resume from) are kept this long (hours, default 7 days). */
+  eventsRetentionHours: number;
+  webhooks: {
+    /**
+     * Whether webhooks may target private, loopback and link-local addresses (SSRF guard). `auto`
+     * (default): only when the hub itself listens on a loopback HOST, i.e. on a developer's machine.
+     */
+    allowPrivate: 'auto' | boolean;
+    /** Budget for one delivery attempt, connect to response (ms, default 10 s). */
+    timeoutMs: number;
+    /** Attempts before a delivery is marked dead (default 8). */
+    maxAttempts: number;
+    /** First retry delay; doubles per attempt with jitter, capped at one hour (ms, default 1 s). */
+    retryBaseMs: number;
+  };
   logLevel: string;
 }
 
@@ -131,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   return {
     host: parsed.HOST,
     port: parsed.PORT,
+    metricsPort: parsed.METRICS_PORT,
     hfEndpoint: parsed.HF_ENDPOINT.replace(/\/+$/, ''),
     hfToken: parsed.HF_TOKEN,
     storePath,
@@ -156,6 +191,16 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       chunkBytes: parsed.DOWNLOAD_CHUNK_BYTES,
       maxConnections: parsed.DOWNLOAD_MAX_CONNECTIONS,
       filesPerJob: parsed.DOWNLOAD_FILES_PER_JOB,
+    },
+    progressIntervalMs: parsed.PROGRESS_INTERVAL_MS,
+    sseHeartbeatMs: parsed.SSE_HEARTBEAT_MS,
+    eventsRetentionHours: parsed.EVENTS_RETENTION_HOURS,
+    webhooks: {
+      allowPrivate:
+        parsed.WEBHOOK_ALLOW_PRIVATE === 'auto' ? 'auto' : parsed.WEBHOOK_ALLOW_PRIVATE === 'true',
+      timeoutMs: parsed.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: parsed.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: parsed.WEBHOOK_RETRY_BASE_MS,
     },
     logLevel: parsed.LOG_LEVEL,
   };

@@ -24,6 +24,11 @@ export type ErrorCode =
   | 'UPSTREAM_BAD_RESPONSE'
   | 'INTEGRITY_MISMATCH'
   | 'SIZE_MISMATCH'
+  | 'INVALID_WEBHOOK_URL'
+  | 'INVALID_EVENT_TYPE'
+  | 'WEBHOOK_NOT_FOUND'
+  | 'DELIVERY_NOT_FOUND'
+  | 'DELIVERY_PENDING'
   | 'INTERNAL';
 
 export class AppError extends Error {

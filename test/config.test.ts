@@ -56,6 +56,10 @@ describe('loadConfig', () => {
     [{ WORKER: 'off' }, 'REDIS_URL'],
     [{ QUEUE_PREFIX: 'a b' }, 'QUEUE_PREFIX'],
     [{ JOB_LEASE_MS: '10' }, 'JOB_LEASE_MS'],
+    [{ WEBHOOK_ALLOW_PRIVATE: 'maybe' }, 'WEBHOOK_ALLOW_PRIVATE'],
+    [{ WEBHOOK_TIMEOUT_MS: '10' }, 'WEBHOOK_TIMEOUT_MS'],
+    [{ WEBHOOK_MAX_ATTEMPTS: '0' }, 'WEBHOOK_MAX_ATTEMPTS'],
+    [{ WEBHOOK_RETRY_BASE_MS: '-1' }, 'WEBHOOK_RETRY_BASE_MS'],
   ])('refuses %j naming the variable', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
@@ -87,6 +91,24 @@ describe('loadConfig', () => {
     expect(config.database.dialect).toBe('sqlite');
     expect(config.queue).toEqual({ kind: 'local' });
     expect(config.runWorker).toBe(true);
+  });
+
+  it('reads the webhook settings, private targets decided by HOST unless set', () => {
+    expect(loadConfig({}).webhooks).toEqual({
+      allowPrivate: 'auto',
+      timeoutMs: 10_000,
+      maxAttempts: 8,
+      retryBaseMs: 1000,
+    });
+    expect(
+      loadConfig({
+        WEBHOOK_ALLOW_PRIVATE: 'false',
+        WEBHOOK_TIMEOUT_MS: '2500',
+        WEBHOOK_MAX_ATTEMPTS: '3',
+        WEBHOOK_RETRY_BASE_MS: '50',
+      }).webhooks,
+    ).toEqual({ allowPrivate: false, timeoutMs: 2500, maxAttempts: 3, retryBaseMs: 50 });
+    expect(loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'true' }).webhooks.allowPrivate).toBe(true);
   });
 
   it('never echoes the token in an error', () => {

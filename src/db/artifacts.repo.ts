@@ -19,6 +19,11 @@ const BATCH_ROWS = 500;
 export class ArtifactsRepository {
   constructor(private readonly db: Db) {}
 
+  /** The same repository inside a transaction (see EventLog.commit). */
+  in(trx: Db): ArtifactsRepository {
+    return new ArtifactsRepository(trx);
+  }
+
   async findById(id: string): Promise<ArtifactRow | undefined> {
     return this.db.selectFrom('artifacts').selectAll().where('id', '=', id).executeTakeFirst();
   }
@@ -31,6 +36,16 @@ export class ArtifactsRepository {
       rows.push(...(await this.db.selectFrom('artifacts').selectAll().where('id', 'in', chunk).execute()));
     }
     return rows;
+  }
+
+  /** Progress of a download in flight; a row that finished meanwhile keeps its final count. */
+  async recordBytesDownloaded(id: string, bytes: number, at: string): Promise<void> {
+    await this.db
+      .updateTable('artifacts')
+      .set({ bytesDownloaded: bytes, updatedAt: at })
+      .where('id', '=', id)
+      .where('downloadStatus', '=', 'downloading')
+      .execute();
   }
 
   async listByModel(modelId: string): Promise<ArtifactRow[]> {
@@ -128,5 +143,22 @@ export class ArtifactsRepository {
 
   async update(id: string, set: ArtifactUpdate): Promise<void> {
     await this.db.updateTable('artifacts').set(set).where('id', '=', id).execute();
+  }
+
+  /** Distinct verified blobs the artifacts point at, and their total size: the store gauges. */
+  async storeUsage(): Promise<{ blobs: number; bytes: number }> {
+    const perBlob = this.db
+      .selectFrom('artifacts')
+      .select(['sha256', (eb) => eb.fn.max('size').as('size')])
+      .where('downloadStatus', '=', 'completed')
+      .where('sha256', 'is not', null)
+      .groupBy('sha256')
+      .as('blob');
+    const row = await this.db
+      .selectFrom(perBlob)
+      .select((eb) => [eb.fn.countAll().as('blobs'), eb.fn.sum('blob.size').as('bytes')])
+      .executeTakeFirstOrThrow();
+    // count and sum arrive as strings from PostgreSQL (bigint, numeric); sum is null with no rows.
+    return { blobs: Number(row.blobs), bytes: Number(row.bytes ?? 0) };
   }
 }

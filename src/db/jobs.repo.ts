@@ -18,6 +18,11 @@ export interface JobLogLine {
 export class JobsRepository {
   constructor(private readonly db: Db) {}
 
+  /** The same repository inside a transaction (see EventLog.commit). */
+  in(trx: Db): JobsRepository {
+    return new JobsRepository(trx);
+  }
+
   async insert(job: { id: string; type: JobType; payload: string; createdAt: string }): Promise<JobRow> {
     return this.db
       .insertInto('jobs')
@@ -154,9 +159,20 @@ export class JobsRepository {
     return Number(result.numUpdatedRows);
   }
 
+  /** The bounded-rate progress write of a running job (JSON). */
+  async setProgress(id: string, progress: string): Promise<void> {
+    await this.db.updateTable('jobs').set({ progress }).where('id', '=', id).execute();
+  }
+
   async finish(
     id: string,
-    outcome: { status: 'completed' | 'failed'; result?: string; error?: string; at: string },
+    outcome: {
+      status: 'completed' | 'failed';
+      result?: string;
+      error?: string;
+      progress?: string;
+      at: string;
+    },
   ) {
     await this.db
       .updateTable('jobs')
@@ -164,6 +180,7 @@ export class JobsRepository {
         status: outcome.status,
         result: outcome.result ?? null,
         error: outcome.error ?? null,
+        ...(outcome.progress === undefined ? {} : { progress: outcome.progress }),
         finishedAt: outcome.at,
         updatedAt: outcome.at,
         leaseOwner: null,
@@ -208,5 +225,16 @@ export class JobsRepository {
       byJob.set(row.jobId, lines);
     }
     return byJob;
+  }
+
+  /** How many jobs there are per (type, status), across the deployment: the jobs gauges. */
+  async countByTypeAndStatus(): Promise<{ type: JobType; status: JobStatus; count: number }[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select(['type', 'status', (eb) => eb.fn.countAll().as('count')])
+      .groupBy(['type', 'status'])
+      .execute();
+    // PostgreSQL's count is a bigint, which arrives as a string.
+    return rows.map((row) => ({ type: row.type, status: row.status, count: Number(row.count) }));
   }
 }

@@ -4,6 +4,11 @@ import type { ModelRepoRow, ModelStatus, NewModelRepo } from './schema.js';
 export class ModelsRepository {
   constructor(private readonly db: Db) {}
 
+  /** The same repository inside a transaction (see EventLog.commit). */
+  in(trx: Db): ModelsRepository {
+    return new ModelsRepository(trx);
+  }
+
   async insert(row: NewModelRepo): Promise<ModelRepoRow> {
     return this.db.insertInto('modelRepos').values(row).returningAll().executeTakeFirstOrThrow();
   }

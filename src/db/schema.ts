@@ -1,4 +1,4 @@
-import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /**
  * Table shapes as TypeScript sees them (camelCase; the CamelCasePlugin maps them to the
@@ -63,6 +63,8 @@ export interface JobsTable {
   leaseOwner: ColumnType<string | null, string | null | undefined, string | null>;
   /** When that worker's claim lapses unless renewed; another worker may then take the job. */
   leaseExpiresAt: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON job progress (files and bytes done, speed, ETA), written at a bounded rate while it runs. */
+  progress: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface LeasesTable {
@@ -79,12 +81,70 @@ export interface JobLogsTable {
   message: string;
 }
 
+export type EventType =
+  | 'job.created'
+  | 'job.progress'
+  | 'job.completed'
+  | 'job.failed'
+  | 'artifact.completed'
+  | 'artifact.failed'
+  | 'model.synced';
+
+/** The durable event log; `seq` is the id an SSE client resumes from. */
+export interface EventsTable {
+  seq: Generated<number>;
+  type: EventType;
+  at: string;
+  jobId: string | null;
+  modelId: string | null;
+  artifactId: string | null;
+  /** JSON. */
+  data: string;
+}
+
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  /** JSON array of subscribed event types. */
+  events: string;
+  /** HMAC key for `X-ModelHub-Signature`; never returned or logged. */
+  secret: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'dead';
+
+/** The webhook outbox: one row per (event, subscribed webhook), with its attempts. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhookId: string;
+  eventSeq: number;
+  eventType: EventType;
+  /** The exact JSON body that is POSTed (and signed). */
+  body: string;
+  status: DeliveryStatus;
+  attempts: ColumnType<number, number | undefined, number>;
+  nextAttemptAt: string;
+  /** A dispatcher holding this delivery while it POSTs; another may take it once `lockedUntil` passes. */
+  lockedBy: ColumnType<string | null, string | null | undefined, string | null>;
+  lockedUntil: ColumnType<string | null, string | null | undefined, string | null>;
+  lastStatusCode: ColumnType<number | null, number | null | undefined, number | null>;
+  lastError: ColumnType<string | null, string | null | undefined, string | null>;
+  createdAt: string;
+  updatedAt: string;
+  deliveredAt: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
 export interface Database {
   modelRepos: ModelReposTable;
   artifacts: ArtifactsTable;
   jobs: JobsTable;
   jobLogs: JobLogsTable;
   leases: LeasesTable;
+  events: EventsTable;
+  webhooks: WebhooksTable;
+  webhookDeliveries: WebhookDeliveriesTable;
 }
 
 export type ModelRepoRow = Selectable<ModelReposTable>;
@@ -93,3 +153,6 @@ export type ArtifactRow = Selectable<ArtifactsTable>;
 export type NewArtifact = Insertable<ArtifactsTable>;
 export type ArtifactUpdate = Updateable<ArtifactsTable>;
 export type JobRow = Selectable<JobsTable>;
+export type EventRow = Selectable<EventsTable>;
+export type WebhookRow = Selectable<WebhooksTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;

@@ -50,6 +50,7 @@ export function presentJob(j: JobView): JobWire {
     result: j.result,
     logs: j.logs.map((line) => `${line.at} ${line.message}`),
     error: j.error,
+    progress: j.progress,
     attempts: j.attempts,
     worker: j.worker,
     created_at: j.createdAt,

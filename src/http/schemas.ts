@@ -84,6 +84,30 @@ export const JobStatusSchema = Type.Union([
   Type.Literal('failed'),
 ]);
 
+export const JobProgress = Type.Object(
+  {
+    files_total: Type.Integer(),
+    files_done: Type.Integer(),
+    files_failed: Type.Integer(),
+    bytes_total: Type.Integer(),
+    bytes_done: Type.Integer(),
+    bytes_per_second: Type.Integer({ description: 'Received from upstream, over the last few seconds' }),
+    eta_seconds: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Null while the speed is unknown',
+    }),
+    current_files: Type.Array(
+      Type.Object({
+        artifact_id: Type.String({ format: 'uuid' }),
+        path: Type.String(),
+        size: Type.Integer(),
+        bytes_done: Type.Integer(),
+      }),
+      { description: 'Files downloading now (at most 20 listed)' },
+    ),
+  },
+  { description: 'Updated at most once per PROGRESS_INTERVAL_MS while the job runs; final when it ends' },
+);
+
 export const Job = Type.Object({
   id: Type.String({ format: 'uuid' }),
   type: JobTypeSchema,
@@ -92,6 +116,7 @@ export const Job = Type.Object({
   result: Type.Unknown(),
   logs: Type.Array(Type.String(), { description: 'Lines "<ISO time> <message>", oldest first' }),
   error: NullableString,
+  progress: JobProgress,
   attempts: Type.Integer(),
   worker: Type.Union([Type.String(), Type.Null()], {
     description: 'The worker running it (host:pid:nonce) while it is running, else null',

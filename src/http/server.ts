@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { fastifySSE } from '@fastify/sse';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -6,16 +7,25 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { EventsService } from '../services/events.service.js';
 import type { JobsService } from '../services/jobs.service.js';
 import type { RegistryService } from '../services/registry.service.js';
+import type { WebhooksService } from '../services/webhooks.service.js';
 import { handleError } from './error-handler.js';
+import { eventsRoutes } from './events.routes.js';
 import { hubRoutes } from './hub.routes.js';
 import { jobsRoutes } from './jobs.routes.js';
 import { modelsRoutes } from './models.routes.js';
+import { type OpsDeps, opsRoutes } from './ops.routes.js';
+import { webhooksRoutes } from './webhooks.routes.js';
 
-export interface HttpDeps {
+export interface HttpDeps extends OpsDeps {
   registry: RegistryService;
   jobs: JobsService;
+  webhooks: WebhooksService;
+  events: EventsService;
+  /** How often an idle event stream gets a heartbeat comment (ms). */
+  sseHeartbeatMs: number;
   storeRoot: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -78,9 +88,12 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  await app.register(opsRoutes(deps));
   await app.register(hubRoutes(deps));
   await app.register(jobsRoutes(deps));
+  await app.register(fastifySSE, { heartbeatInterval: deps.sseHeartbeatMs });
+  await app.register(eventsRoutes(deps));
   await app.register(modelsRoutes(deps));
+  await app.register(webhooksRoutes(deps));
   return app as unknown as FastifyInstance;
 }

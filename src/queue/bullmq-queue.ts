@@ -67,6 +67,13 @@ export class BullQueue implements JobQueue {
     await this.worker?.pause();
   }
 
+  /** Fails fast while Redis is disconnected, instead of queueing a PING until it is back. */
+  async ping(): Promise<void> {
+    const redis = this.options.connection;
+    if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
+    await redis.ping();
+  }
+
   /** Running entries a forced close leaves behind are redelivered once their lock lapses. */
   async close(): Promise<void> {
     await this.worker?.close(true);

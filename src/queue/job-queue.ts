@@ -12,4 +12,6 @@ export interface JobQueue {
   stop(): Promise<void>;
   /** Releases connections without waiting for handlers still running (after `stop` or its deadline). */
   close(): Promise<void>;
+  /** Resolves when the queue can take work (Redis answers a PING); readiness checks it. */
+  ping(): Promise<void>;
 }

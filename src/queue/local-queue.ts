@@ -35,6 +35,9 @@ export class LocalQueue implements JobQueue {
     this.stopped = true;
   }
 
+  /** Always ready: the queue lives in this process. */
+  async ping(): Promise<void> {}
+
   /** Ids waiting plus running, for tests and metrics. */
   get size(): number {
     return this.waiting.length + this.running.size;

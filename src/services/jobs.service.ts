@@ -6,6 +6,8 @@ import { fromJson, toJson } from '../db/json.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { JobRow, JobStatus, JobType, ModelRepoRow } from '../db/schema.js';
 import { Invalid, NotFound } from '../errors.js';
+import type { EventLog } from '../events/event-log.js';
+import { emptyProgress, type ProgressSnapshot } from '../events/job-progress.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { DownloadPayload, SyncPayload } from '../tasks/job-payloads.js';
 
@@ -17,6 +19,7 @@ export interface JobView {
   result: unknown;
   error: string | null;
   logs: JobLogLine[];
+  progress: ProgressSnapshot;
   attempts: number;
   /** The worker holding the job's lease while it runs. */
   worker: string | null;
@@ -37,6 +40,7 @@ export class JobsService {
     private readonly models: ModelsRepository,
     private readonly artifacts: ArtifactsRepository,
     private readonly queue: JobQueue,
+    private readonly events: EventLog,
   ) {}
 
   async requestSync(repoId: string): Promise<JobRequestOutcome> {
@@ -91,7 +95,7 @@ export class JobsService {
   private async enqueueDownload(artifactIds: string[]): Promise<JobRequestOutcome> {
     const payload: DownloadPayload = { artifact_ids: artifactIds };
     const job = await this.enqueue('download', payload);
-    return { job, message: `Queued 1 download job(s) for ${artifactIds.length} artifact(s)` };
+    return { job, message: `Download job queued for ${artifactIds.length} artifact(s)` };
   }
 
   async getJob(id: string): Promise<JobView> {
@@ -124,7 +128,18 @@ export class JobsService {
   }
 
   private async enqueue(type: JobType, payload: SyncPayload | DownloadPayload): Promise<JobRow> {
-    const job = await this.jobs.insert({ id: newId(), type, payload: toJson(payload), createdAt: nowIso() });
+    const id = newId();
+    const job = await this.events.commit(
+      (trx) => this.jobs.in(trx).insert({ id, type, payload: toJson(payload), createdAt: nowIso() }),
+      [
+        {
+          type: 'job.created',
+          job_id: id,
+          model_id: 'model_id' in payload ? payload.model_id : null,
+          data: { type, status: 'pending' },
+        },
+      ],
+    );
     await this.queue.enqueue(job.id);
     return job;
   }
@@ -150,6 +165,7 @@ function toView(job: JobRow, logs: JobLogLine[]): JobView {
     result: fromJson(job.result),
     error: job.error,
     logs,
+    progress: fromJson<ProgressSnapshot>(job.progress) ?? pendingProgress(job),
     attempts: job.attempts,
     worker: job.status === 'running' ? job.leaseOwner : null,
     createdAt: job.createdAt,
@@ -157,6 +173,13 @@ function toView(job: JobRow, logs: JobLogLine[]): JobView {
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
   };
+}
+
+/** Before a job first reports, a download already knows how many files it has. */
+function pendingProgress(job: JobRow): ProgressSnapshot {
+  if (job.type !== 'download') return emptyProgress();
+  const payload = fromJson<DownloadPayload>(job.payload);
+  return emptyProgress(payload?.artifact_ids.length ?? 0);
 }
 
 function encodeCursor(job: JobRow): string {

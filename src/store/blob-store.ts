@@ -56,6 +56,20 @@ export class BlobStore {
     return pathExists(this.blobPath(sha256));
   }
 
+  /**
+   * Readiness: creates and removes a probe file in temp/, where every download starts, and checks
+   * that blobs/ takes new entries.
+   */
+  async probeWritable(): Promise<void> {
+    const probe = path.join(this.tempDir, `.probe-${randomBytes(6).toString('hex')}`);
+    try {
+      await fs.writeFile(probe, 'ok');
+    } finally {
+      await fs.rm(probe, { force: true });
+    }
+    await fs.access(this.blobsDir, fs.constants.W_OK);
+  }
+
   /** Moves a verified, fsynced temp file to its content address (or drops it if that blob exists). */
   async commitTemp(tempPath: string, sha256: string): Promise<CommitResult> {
     const relativePath = this.blobRelativePath(sha256);

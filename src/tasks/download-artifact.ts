@@ -1,7 +1,10 @@
 import { nowIso } from '../clock.js';
 import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, IntegrityError } from '../errors.js';
+import type { EventLog } from '../events/event-log.js';
+import type { JobProgress } from '../events/job-progress.js';
+import type { HubInstrumentation } from '../events/metrics.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { PartialDownloads } from '../store/partial-downloads.js';
 import { assertSafeRelativePath } from '../store/safe-path.js';
@@ -23,6 +26,11 @@ export interface DownloadDeps {
   /** Non-weight files up to this size are also placed under metadata/. */
   metadataMaxBytes: number;
   log: (message: string) => Promise<void>;
+  /** The job this download runs in: its events carry the id, its progress counts the bytes. */
+  jobId: string;
+  progress: JobProgress;
+  events: EventLog;
+  metrics: HubInstrumentation;
 }
 
 export type DownloadOutcome =
@@ -38,7 +46,6 @@ export type DownloadOutcome =
 
 type Completed = Extract<DownloadOutcome, { status: 'completed' }>;
 
-const PROGRESS_INTERVAL_MS = 1000;
 /** How often a worker waiting for another worker's download of the same content looks again. */
 const CONTENT_LOCK_POLL_MS = 250;
 
@@ -52,20 +59,39 @@ export async function downloadArtifact(
   artifact: ArtifactRow,
   model: ModelRepoRow,
 ): Promise<DownloadOutcome> {
+  deps.progress.fileStarted(artifact.id, artifact.path, artifact.size);
   try {
     assertSafeRelativePath(artifact.path);
     const outcome = (await reuseExistingBlob(deps, artifact)) ?? (await transferOnce(deps, artifact, model));
     if (artifact.fileType !== 'model' && artifact.size <= deps.metadataMaxBytes) {
       await deps.store.materializeMetadata(`${model.vendor}_${model.name}`, artifact.path, outcome.sha256);
     }
+    if (outcome.source === 'present') {
+      await deps.events.record(completedEvent(deps, artifact, outcome.sha256, 'present', 0));
+    }
+    deps.progress.fileFinished(artifact.id, { ok: true, size: artifact.size });
     return outcome;
   } catch (error) {
+    if (error instanceof IntegrityError) deps.metrics.integrityFailure(error.algorithm);
     const message = errorMessage(error);
-    await deps.artifacts.update(artifact.id, {
-      downloadStatus: 'failed',
-      error: message,
-      updatedAt: nowIso(),
-    });
+    await deps.events.commit(
+      (trx) =>
+        deps.artifacts.in(trx).update(artifact.id, {
+          downloadStatus: 'failed',
+          error: message,
+          updatedAt: nowIso(),
+        }),
+      [
+        {
+          type: 'artifact.failed',
+          job_id: deps.jobId,
+          model_id: artifact.modelId,
+          artifact_id: artifact.id,
+          data: { path: artifact.path, error: message },
+        },
+      ],
+    );
+    deps.progress.fileFinished(artifact.id, { ok: false, size: artifact.size });
     return { status: 'failed', error: message };
   }
 }
@@ -84,13 +110,10 @@ async function transferOnce(
   });
   if (leader) return result;
   if (!(await deps.store.hasBlob(result.sha256))) return transferExclusively(deps, artifact, model);
-  await markCompleted(
-    deps,
-    artifact,
-    result.sha256,
-    artifact.size,
-    deps.store.blobRelativePath(result.sha256),
-  );
+  await markCompleted(deps, artifact, result.sha256, deps.store.blobRelativePath(result.sha256), {
+    source: 'deduplicated',
+    bytes: 0,
+  });
   return { status: 'completed', sha256: result.sha256, bytes: 0, source: 'deduplicated' };
 }
 
@@ -138,7 +161,10 @@ async function reuseExistingBlob(deps: DownloadDeps, artifact: ArtifactRow): Pro
     artifact.upstreamSha256 ??
     (artifact.upstreamOid ? await deps.artifacts.findCompletedSha256ByOid(artifact.upstreamOid) : undefined);
   if (!known || !(await deps.store.hasBlob(known))) return undefined;
-  await markCompleted(deps, artifact, known, artifact.size, deps.store.blobRelativePath(known));
+  await markCompleted(deps, artifact, known, deps.store.blobRelativePath(known), {
+    source: 'deduplicated',
+    bytes: 0,
+  });
   return { status: 'completed', sha256: known, bytes: 0, source: 'deduplicated' };
 }
 
@@ -150,21 +176,19 @@ async function transfer(deps: DownloadDeps, artifact: ArtifactRow, model: ModelR
     error: null,
     updatedAt: nowIso(),
   });
-  let lastProgressAt = 0;
-  let progressWrite = Promise.resolve();
+  let lastBytesDone: number | undefined;
   const result = await transferFile(
     {
       hub: deps.hub,
       store: deps.store,
       partials: deps.partials,
       log: deps.log,
+      metrics: deps.metrics,
+      // The first report is where the transfer starts (a resumed prefix was not received now).
       onProgress: (bytesDone) => {
-        const now = Date.now();
-        if (now - lastProgressAt < PROGRESS_INTERVAL_MS) return;
-        lastProgressAt = now;
-        progressWrite = progressWrite
-          .then(() => deps.artifacts.update(artifact.id, { bytesDownloaded: bytesDone, updatedAt: nowIso() }))
-          .catch(() => undefined);
+        const received = Math.max(0, bytesDone - (lastBytesDone ?? bytesDone));
+        deps.progress.fileProgress(artifact.id, bytesDone, received);
+        lastBytesDone = bytesDone;
       },
     },
     {
@@ -178,8 +202,10 @@ async function transfer(deps: DownloadDeps, artifact: ArtifactRow, model: ModelR
     },
     deps.transfer,
   );
-  await progressWrite;
-  await markCompleted(deps, artifact, result.sha256, artifact.size, result.relativePath);
+  await markCompleted(deps, artifact, result.sha256, result.relativePath, {
+    source: 'downloaded',
+    bytes: result.bytes,
+  });
   return {
     status: 'completed',
     sha256: result.sha256,
@@ -194,15 +220,35 @@ async function markCompleted(
   deps: DownloadDeps,
   artifact: ArtifactRow,
   sha256: string,
-  bytes: number,
   relativePath: string,
+  how: { source: Completed['source']; bytes: number },
 ): Promise<void> {
-  await deps.artifacts.update(artifact.id, {
-    downloadStatus: 'completed',
-    sha256,
-    localPath: relativePath,
-    bytesDownloaded: bytes,
-    error: null,
-    updatedAt: nowIso(),
-  });
+  await deps.events.commit(
+    (trx) =>
+      deps.artifacts.in(trx).update(artifact.id, {
+        downloadStatus: 'completed',
+        sha256,
+        localPath: relativePath,
+        bytesDownloaded: artifact.size,
+        error: null,
+        updatedAt: nowIso(),
+      }),
+    [completedEvent(deps, artifact, sha256, how.source, how.bytes)],
+  );
+}
+
+function completedEvent(
+  deps: DownloadDeps,
+  artifact: ArtifactRow,
+  sha256: string,
+  source: Completed['source'],
+  bytesDownloaded: number,
+) {
+  return {
+    type: 'artifact.completed' as const,
+    job_id: deps.jobId,
+    model_id: artifact.modelId,
+    artifact_id: artifact.id,
+    data: { path: artifact.path, size: artifact.size, sha256, source, bytes_downloaded: bytesDownloaded },
+  };
 }

@@ -26,6 +26,10 @@ export async function runDownloadJob(
 ): Promise<DownloadResult> {
   const artifacts = await deps.artifacts.findByIds(payload.artifact_ids);
   const models = new Map<string, ModelRepoRow | undefined>();
+  deps.progress.plan(
+    artifacts.length,
+    artifacts.reduce((sum, a) => sum + a.size, 0),
+  );
   const failures: string[] = [];
   const outcomes = await pMap(
     artifacts,
@@ -40,6 +44,11 @@ export async function runDownloadJob(
         failures.push(`${artifact.path}: ${outcome.error}`);
         await deps.log(`Failed ${artifact.path}: ${outcome.error}`);
       } else {
+        deps.metrics.downloadCompleted({
+          bytes: outcome.bytes,
+          seconds: (Date.now() - started) / 1000,
+          source: outcome.source,
+        });
         await deps.log(describeCompletion(artifact.path, outcome, Date.now() - started));
       }
       return outcome;

@@ -5,6 +5,10 @@ import type { JobsRepository } from '../db/jobs.repo.js';
 import { toJson } from '../db/json.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import { errorMessage } from '../errors.js';
+import type { EventLog } from '../events/event-log.js';
+import type { NewEvent } from '../events/hub-event.js';
+import { JobProgress } from '../events/job-progress.js';
+import type { HubInstrumentation } from '../events/metrics.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { PartialDownloads } from '../store/partial-downloads.js';
 import type { HubClient } from '../upstream/hf-client.js';
@@ -28,6 +32,10 @@ export interface JobRunnerDeps {
   leases: WorkerLeases;
   metadataMaxBytes: number;
   fileConcurrency: number;
+  events: EventLog;
+  metrics: HubInstrumentation;
+  /** Progress is written and published at most this often per job (ms). */
+  progressIntervalMs: number;
   logger: Logger;
 }
 
@@ -54,9 +62,38 @@ export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise
       );
       return appended;
     };
-    const taskDeps = { ...deps, contentLocks: leases, log };
+    const progress = new JobProgress(async (snapshot) => {
+      try {
+        await deps.jobs.setProgress(jobId, toJson(snapshot));
+        const at = nowIso();
+        for (const file of snapshot.current_files) {
+          await deps.artifacts.recordBytesDownloaded(file.artifact_id, file.bytes_done, at);
+        }
+        deps.events.publishTransient({
+          type: 'job.progress',
+          job_id: jobId,
+          data: { status: 'running', ...snapshot },
+        });
+      } catch (error) {
+        logger.warn({ err: error }, 'could not record job progress');
+      }
+    }, deps.progressIntervalMs);
+    const taskDeps = { ...deps, contentLocks: leases, log, jobId, progress };
+    const modelId = job.type === 'sync' ? (JSON.parse(job.payload) as SyncPayload).model_id : null;
+    const finish = async (
+      outcome: { status: 'completed' | 'failed'; result?: string; error?: string },
+      event: NewEvent,
+    ) => {
+      const final = await progress.close();
+      await deps.events.commit(
+        (trx) => deps.jobs.in(trx).finish(jobId, { ...outcome, progress: toJson(final), at: nowIso() }),
+        [{ ...event, job_id: jobId, model_id: modelId }],
+      );
+    };
     if (job.attempts > 1) await log(`Attempt ${job.attempts}, on worker ${leases.owner}`);
     logger.info('job started');
+    const startedAt = performance.now();
+    const seconds = () => (performance.now() - startedAt) / 1000;
     try {
       const payload = JSON.parse(job.payload) as unknown;
       let result: unknown;
@@ -70,18 +107,21 @@ export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise
         default:
           throw new Error(`Job type ${job.type} is not supported by this version`);
       }
-      await deps.jobs.finish(jobId, { status: 'completed', result: toJson(result), at: nowIso() });
+      await finish(
+        { status: 'completed', result: toJson(result) },
+        { type: 'job.completed', data: { type: job.type, result } },
+      );
+      deps.metrics.jobFinished(job.type, 'completed', seconds());
       logger.info('job completed');
     } catch (error) {
       const message = errorMessage(error);
       await log(`Failed: ${message}`);
-      const result = error instanceof DownloadJobError ? toJson(error.result) : undefined;
-      await deps.jobs.finish(jobId, {
-        status: 'failed',
-        error: message,
-        ...(result ? { result } : {}),
-        at: nowIso(),
-      });
+      const result = error instanceof DownloadJobError ? error.result : null;
+      await finish(
+        { status: 'failed', error: message, ...(result ? { result: toJson(result) } : {}) },
+        { type: 'job.failed', data: { type: job.type, error: message, result } },
+      );
+      deps.metrics.jobFinished(job.type, 'failed', seconds());
       logger.warn({ error: message }, 'job failed');
     }
   };

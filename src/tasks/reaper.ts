@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
+import type { EventsRepository } from '../db/events.repo.js';
 import type { JobsRepository } from '../db/jobs.repo.js';
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { JobQueue } from '../queue/job-queue.js';
@@ -9,8 +10,11 @@ export interface ReaperDeps {
   jobs: JobsRepository;
   artifacts: ArtifactsRepository;
   leases: LeasesRepository;
+  events: EventsRepository;
   queue: JobQueue;
   leaseMs: number;
+  /** Stored events older than this are dropped (ms). */
+  eventsRetentionMs: number;
   logger: Logger;
 }
 
@@ -19,7 +23,8 @@ const STALE_PENDING_BATCH = 500;
 
 /**
  * Returns the work of dead workers: running jobs whose lease lapsed go back to pending and into the
- * queue, `downloading` artifacts without a live content lock go back to pending. Every process runs
+ * queue, `downloading` artifacts without a live content lock go back to pending; events past their
+ * retention are dropped. Every process runs
  * one (the updates are idempotent), so no job stays `running` forever even with no worker left.
  */
 export class Reaper {
@@ -52,6 +57,7 @@ export class Reaper {
     const reclaimed = await jobs.reapExpired(at);
     await artifacts.resetOrphanedDownloads(at);
     await leases.deleteExpired(at);
+    await this.deps.events.deleteOlderThan(new Date(Date.now() - this.deps.eventsRetentionMs).toISOString());
     const stale = await jobs.listStalePending(
       new Date(Date.now() - 2 * leaseMs).toISOString(),
       STALE_PENDING_BATCH,

@@ -40,6 +40,10 @@ export async function syncRepo(deps: SyncDeps, payload: SyncPayload): Promise<Sy
         a.size <= deps.metadataMaxBytes &&
         pathProblem(a.path) === undefined,
     );
+    deps.progress.plan(
+      metadataTargets.length,
+      metadataTargets.reduce((sum, a) => sum + a.size, 0),
+    );
     const outcomes = await pMap(metadataTargets, (a) => downloadArtifact(deps, a, synced), {
       concurrency: METADATA_CONCURRENCY,
     });
@@ -72,12 +76,30 @@ export async function syncRepo(deps: SyncDeps, payload: SyncPayload): Promise<Sy
       );
     }
     const at = nowIso();
-    await deps.models.setStatus(model.id, 'synced', {
-      error: null,
-      commitSha: commit,
-      lastSyncedAt: at,
-      updatedAt: at,
-    });
+    await deps.events.commit(
+      (trx) =>
+        deps.models.in(trx).setStatus(model.id, 'synced', {
+          error: null,
+          commitSha: commit,
+          lastSyncedAt: at,
+          updatedAt: at,
+        }),
+      [
+        {
+          type: 'model.synced',
+          job_id: deps.jobId,
+          model_id: model.id,
+          data: {
+            repo_id: model.repoId,
+            commit,
+            files: result.files,
+            created: result.created,
+            changed: result.changed,
+            removed: result.removed,
+          },
+        },
+      ],
+    );
     return result;
   } catch (error) {
     await deps.models.setStatus(model.id, 'error', { error: errorMessage(error), updatedAt: nowIso() });

@@ -73,6 +73,8 @@ export interface HfClientOptions {
   retry: RetryPolicy;
   userAgent: string;
   onRetry?: (message: string) => void;
+  /** Every upstream answer (API, HEAD, GET, CDN), redirects included: its status and `X-Error-Code`. */
+  onResponse?: (status: number, hubErrorCode: string | undefined) => void;
   /** The deployment's shared rate-limit budget; every request waits for it. */
   pause?: UpstreamPause;
 }
@@ -147,6 +149,7 @@ export class HfClient implements HubClient {
       });
       await response.body.dump();
       const header = (name: string) => headerValue(response.headers[name]);
+      this.options.onResponse?.(response.statusCode, header('x-error-code'));
       meta.etag ??= normalizeEtag(header('x-linked-etag'));
       meta.size ??= toInt(header('x-linked-size'));
       meta.commit ??= header('x-repo-commit');
@@ -193,6 +196,7 @@ export class HfClient implements HubClient {
         throw upstreamNetworkError(error, what);
       });
       const header = (name: string) => headerValue(response.headers[name]);
+      this.options.onResponse?.(response.statusCode, header('x-error-code'));
       if (REDIRECT_STATUS.has(response.statusCode)) {
         await response.body.dump();
         const location = header('location');
@@ -280,6 +284,7 @@ export class HfClient implements HubClient {
           }).catch((error: unknown) => {
             throw upstreamNetworkError(error, what);
           });
+          this.options.onResponse?.(response.status, response.headers.get('x-error-code') ?? undefined);
           if (!response.ok) {
             const body = (await response.text()).slice(0, ERROR_BODY_LIMIT);
             throw await this.refused(

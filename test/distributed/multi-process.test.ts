@@ -7,6 +7,7 @@ import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
 import { type Backend, createBackend } from '../support/backend.js';
 import { freePort, jsonApi, killAll, waitFor } from '../support/child-server.js';
 import { contentGets, MiB, rangeStart, sha256File } from '../support/download-helpers.js';
+import { readEvents } from '../support/sse-client.js';
 
 /**
  * One API process (WORKER=off) and two worker processes on PostgreSQL + BullMQ and one store:
@@ -122,6 +123,11 @@ describe('one API and two workers', () => {
     const registered = await registerAndSync('multi/big', 'Big');
     const [artifact] = (await api('GET', `/v1/hub/models/${registered.id}/artifacts`)).items;
     const queued = await api('POST', '/v1/hub/download', { artifact_ids: [artifact.id] });
+    // The API process runs no job: what its event stream shows came from the workers over Redis.
+    const streamed = readEvents(`${base}/v1/hub/jobs/${queued.job_id}/events`, {
+      done: (c) => c.messages.some((m) => m.event === 'job.completed' || m.event === 'job.failed'),
+      timeoutMs: 60_000,
+    });
     const statePath = path.join(workDir, 'store', 'temp', `${artifact.id}.part.json`);
     const committed = await waitFor('a durable checkpoint of at least 2 MiB', async () => {
       const state = JSON.parse(await fs.readFile(statePath, 'utf8'));
@@ -146,5 +152,12 @@ describe('one API and two workers', () => {
     const done = (await api('GET', `/v1/hub/models/${registered.id}/artifacts`)).items[0];
     expect(done).toMatchObject({ download_status: 'completed', sha256: upstream.sha256 });
     expect(await sha256File(done.local_path)).toBe(upstream.sha256);
+
+    const events = (await streamed).messages;
+    const stored = events.filter((m) => m.id !== undefined).map((m) => m.event);
+    expect(stored).toEqual(['job.created', 'artifact.completed', 'job.completed']);
+    const progress = events.filter((m) => m.event === 'job.progress');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(Math.max(...progress.map((m) => m.data.data.bytes_done))).toBeGreaterThanOrEqual(committed);
   }, 90_000);
 });

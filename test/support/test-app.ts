@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { DestinationStream } from 'pino';
 import { type App, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -21,6 +22,8 @@ export interface TestApp {
   ): Promise<JsonResponse<T>>;
   /** Polls the job until it is completed or failed (deadline, never a fixed sleep). */
   waitForJob(jobId: string, timeoutMs?: number): Promise<any>;
+  /** Listens on a random loopback port (for clients that need a real socket: SSE, the CLI); returns the base URL. */
+  listen(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -28,7 +31,12 @@ export interface TestApp {
  * A real app pointed at a fake hub, on the backend of this test run: SQLite in a temp store with the
  * in-process queue, or its own PostgreSQL database and BullMQ prefix.
  */
-export async function startTestApp(hubUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  hubUrl: string,
+  env: Record<string, string> = {},
+  /** Where log lines go (with LOG_LEVEL in `env`), for tests that read them; stdout by default. */
+  logDestination?: DestinationStream,
+): Promise<TestApp> {
   const storePath = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-test-'));
   const backend = await createBackend();
   const config = loadConfig({
@@ -40,7 +48,7 @@ export async function startTestApp(hubUrl: string, env: Record<string, string> =
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const app = await createApp(config, createLogger(config.logLevel));
+  const app = await createApp(config, createLogger(config.logLevel, logDestination));
   const request: TestApp['request'] = async (method, url, body) => {
     const response = await app.http.inject({
       method,
@@ -61,6 +69,12 @@ export async function startTestApp(hubUrl: string, env: Record<string, string> =
         if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 20));
       }
+    },
+    async listen() {
+      await app.http.listen({ host: '127.0.0.1', port: 0 });
+      const address = app.http.server.address();
+      if (address === null || typeof address === 'string') throw new Error('not listening on a port');
+      return `http://127.0.0.1:${address.port}`;
     },
     async close() {
       await app.close();

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import type { LimitFunction } from 'p-limit';
 import { IntegrityError, isRetryable, UpstreamError } from '../../errors.js';
+import type { HubInstrumentation } from '../../events/metrics.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { ContentHasher } from '../../store/content-hasher.js';
 import { FileWriter } from '../../store/file-writer.js';
@@ -52,6 +53,7 @@ export interface TransferDeps {
   partials: PartialDownloads;
   log: (message: string) => Promise<void>;
   onProgress: (bytesDone: number) => void;
+  metrics: Pick<HubInstrumentation, 'upstreamRetry' | 'integrityFailure'>;
 }
 
 export interface TransferResult {
@@ -85,6 +87,7 @@ export async function transferFile(
     } catch (error) {
       const resumed = error instanceof ResumedIntegrityError;
       if ((error instanceof StartOver || resumed) && round < 2) {
+        if (resumed) deps.metrics.integrityFailure(error.cause.algorithm);
         await deps.log(`${target.path}: ${error.message}; starting over from byte 0`);
         await deps.partials.discard(target.key);
         fresh = true;
@@ -152,6 +155,8 @@ async function transferRound(
       peakConnections: 0,
     };
     const stopCheckpoints = startCheckpoints(session, expected);
+    // Where this attempt starts: progress counts only the bytes received after it as transferred now.
+    deps.onProgress(resumeFrom);
     try {
       await fetchRemaining(session, resumeFrom);
     } finally {
@@ -280,10 +285,12 @@ async function locate(session: Session, again: boolean): Promise<FileLocation> {
       return location;
     },
     session.settings.retry,
-    (error, attempt, delayMs) =>
+    (error, attempt, delayMs) => {
+      session.deps.metrics.upstreamRetry();
       void session.deps.log(
         `Retrying resolving ${session.target.path} (attempt ${attempt}) in ${delayMs} ms: ${(error as Error).message}`,
-      ),
+      );
+    },
   ).finally(() => {
     session.relocating = undefined;
   });
@@ -382,6 +389,7 @@ async function fetchSegment(session: Session, start: number, end: number, wholeR
       attempt++;
       const retryAfter = error instanceof UpstreamError ? error.details.retryAfterSeconds : undefined;
       const delayMs = backoffDelayMs(attempt - 1, settings.retry, retryAfter);
+      deps.metrics.upstreamRetry();
       await deps.log(
         `Retrying ${target.path} from byte ${position} (attempt ${attempt}) in ${delayMs} ms: ${(error as Error).message}`,
       );

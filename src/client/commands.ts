@@ -1,0 +1,264 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { HubApiError, HubClient, HubUnreachableError } from './api-client.js';
+import { artifactsTable, jobDetails, jobsTable, modelsTable } from './listings.js';
+import {
+  createBarDisplay,
+  createLineDisplay,
+  createQuietDisplay,
+  type ProgressDisplay,
+  type TerminalStream,
+} from './progress-display.js';
+import { watchJob } from './watch-job.js';
+import type { RegisterRequest } from './wire.js';
+
+/**
+ * The client commands of `model-hub`: each one calls the hub's HTTP API (`--url`, else MODEL_HUB_URL,
+ * else the local default) and prints a human view, or with `--json` the API's JSON on one line
+ * (NDJSON of events while watching). API errors print `error: <message> (<code>)` and exit 1.
+ */
+export const DEFAULT_HUB_URL = 'http://127.0.0.1:8000';
+
+export interface ClientIo {
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: TerminalStream;
+  stderr: NodeJS.WritableStream;
+  setExitCode(code: number): void;
+}
+
+interface JsonOption {
+  json?: boolean;
+}
+
+export function registerClientCommands(program: Command, io: ClientIo): void {
+  const out = (line: string) => void io.stdout.write(`${line}\n`);
+  const err = (line: string) => void io.stderr.write(`${line}\n`);
+
+  program.option(
+    '--url <url>',
+    `the hub the client commands talk to (default: $MODEL_HUB_URL, else ${DEFAULT_HUB_URL})`,
+  );
+
+  const clientFor = (command: Command): HubClient => {
+    const fromOption = command.optsWithGlobals<{ url?: string }>().url;
+    const raw = fromOption ?? io.env.MODEL_HUB_URL ?? DEFAULT_HUB_URL;
+    const url = URL.canParse(raw) ? new URL(raw) : undefined;
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      const source = fromOption === undefined ? 'MODEL_HUB_URL' : '--url';
+      command.error(`error: ${source} must be an http(s) URL such as ${DEFAULT_HUB_URL}`, { exitCode: 1 });
+    }
+    return new HubClient(url);
+  };
+
+  /** Runs an action; hub errors become one stderr line and exit code 1, anything else propagates. */
+  const run =
+    <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
+    async (...args: A): Promise<void> => {
+      try {
+        io.setExitCode(await action(...args));
+      } catch (error) {
+        if (error instanceof HubApiError) err(`error: ${error.message} (${error.code})`);
+        else if (error instanceof HubUnreachableError) err(`error: ${error.message}`);
+        else throw error;
+        io.setExitCode(1);
+      }
+    };
+
+  const watch = (client: HubClient, jobId: string, json: boolean) => {
+    const display: ProgressDisplay = json
+      ? createQuietDisplay(err)
+      : io.stdout.isTTY
+        ? createBarDisplay(io.stdout)
+        : createLineDisplay({ out, err });
+    return watchJob({ client, jobId, display, json, out, err });
+  };
+
+  const printJson = (value: unknown) => out(JSON.stringify(value));
+  const jsonOption = (withWait = false) =>
+    new Option(
+      '--json',
+      withWait
+        ? 'print the API response as one JSON line; with --wait, then every event as one more (NDJSON)'
+        : 'print the API response as one JSON line',
+    );
+
+  program
+    .command('register')
+    .description('Register a Hugging Face repo with the hub')
+    .argument('<repo_id>', 'upstream repo, owner/name')
+    .option('--vendor <vendor>', 'vendor shown by the hub (default: the owner part of repo_id)')
+    .option('--name <name>', 'name shown by the hub (default: the name part of repo_id)')
+    .option('--revision <revision>', 'branch, tag or commit to mirror (default: main)')
+    .option('--sync', 'queue a sync right away')
+    .addOption(jsonOption())
+    .action(
+      run(
+        async (
+          repoId: string,
+          opts: JsonOption & { vendor?: string; name?: string; revision?: string; sync?: boolean },
+          command: Command,
+        ) => {
+          const [owner, name, ...rest] = repoId.split('/');
+          const vendor = opts.vendor ?? (rest.length === 0 ? owner : undefined);
+          const modelName = opts.name ?? (rest.length === 0 ? name : undefined);
+          if (!vendor || !modelName) {
+            command.error(
+              `error: cannot take --vendor and --name from "${repoId}": expected owner/name, or pass both options`,
+              { exitCode: 1 },
+            );
+          }
+          const request: RegisterRequest = {
+            vendor,
+            name: modelName,
+            source_repo_id: repoId,
+            ...(opts.revision ? { revision: opts.revision } : {}),
+            auto_sync: opts.sync === true,
+          };
+          const model = await clientFor(command).register(request);
+          if (opts.json) {
+            printJson(model);
+            return 0;
+          }
+          out(
+            `Registered ${model.repo_id} as ${model.vendor}/${model.name} (revision ${model.revision}, id ${model.id})`,
+          );
+          if (model.sync_job_id) out(`Sync job queued: ${model.sync_job_id}`);
+          return 0;
+        },
+      ),
+    );
+
+  program
+    .command('sync')
+    .description('Queue a sync of a registered repo (list its files, fetch its metadata)')
+    .argument('<repo_id>', 'registered repo, owner/name')
+    .option('--wait', 'follow the job until it ends; exit 1 if it fails')
+    .addOption(jsonOption(true))
+    .action(
+      run(async (repoId: string, opts: JsonOption & { wait?: boolean }, command: Command) => {
+        const client = clientFor(command);
+        const accepted = await client.requestSync(repoId);
+        if (opts.json) printJson(accepted);
+        else out(`${accepted.message}: ${accepted.job_id}`);
+        return opts.wait ? watch(client, accepted.job_id, opts.json === true) : 0;
+      }),
+    );
+
+  program
+    .command('download')
+    .description('Queue a download of a synced repo, or of the files matching --include/--exclude')
+    .argument('<repo_id>', 'registered repo, owner/name')
+    .option('--include <glob...>', 'only paths matching one of these globs, e.g. "*.json" "*.safetensors"')
+    .option('--exclude <glob...>', 'leave out paths matching one of these globs')
+    .option('--wait', 'follow the job with progress bars until it ends; exit 1 if it fails')
+    .addOption(jsonOption(true))
+    .action(
+      run(
+        async (
+          repoId: string,
+          opts: JsonOption & { include?: string[]; exclude?: string[]; wait?: boolean },
+          command: Command,
+        ) => {
+          const client = clientFor(command);
+          const accepted = await client.requestDownload({
+            repo_id: repoId,
+            ...(opts.include ? { include: opts.include } : {}),
+            ...(opts.exclude ? { exclude: opts.exclude } : {}),
+          });
+          if (opts.json) printJson(accepted);
+          else out(`${accepted.message}: ${accepted.job_id}`);
+          return opts.wait ? watch(client, accepted.job_id, opts.json === true) : 0;
+        },
+      ),
+    );
+
+  program
+    .command('models')
+    .description('List registered repos')
+    .addOption(jsonOption())
+    .action(
+      run(async (opts: JsonOption, command: Command) => {
+        const models = await clientFor(command).listModels();
+        if (opts.json) printJson({ items: models });
+        else out(modelsTable(models));
+        return 0;
+      }),
+    );
+
+  program
+    .command('artifacts')
+    .description("List a repo's files with their size, type, download status and sha256")
+    .argument('<repo_id>', 'registered repo, owner/name')
+    .addOption(jsonOption())
+    .action(
+      run(async (repoId: string, opts: JsonOption, command: Command) => {
+        const client = clientFor(command);
+        const model = await client.findModelByRepoId(repoId);
+        const artifacts = await client.listArtifacts(model.id);
+        if (opts.json) printJson({ items: artifacts });
+        else out(artifactsTable(repoId, artifacts));
+        return 0;
+      }),
+    );
+
+  program
+    .command('jobs')
+    .description('List jobs, newest first')
+    .addOption(
+      new Option('--status <status>', 'only jobs in this status').choices([
+        'pending',
+        'running',
+        'completed',
+        'failed',
+      ]),
+    )
+    .addOption(new Option('--type <type>', 'only jobs of this type').choices(['sync', 'download', 'scan']))
+    .option('--limit <n>', 'at most this many jobs (1-200, default 50)', parseLimit)
+    .addOption(jsonOption())
+    .action(
+      run(async (opts: JsonOption & { status?: string; type?: string; limit?: number }, command: Command) => {
+        const page = await clientFor(command).listJobs({
+          ...(opts.status ? { status: opts.status } : {}),
+          ...(opts.type ? { type: opts.type } : {}),
+          ...(opts.limit ? { limit: opts.limit } : {}),
+        });
+        if (opts.json) printJson(page);
+        else out(jobsTable(page));
+        return 0;
+      }),
+    );
+
+  program
+    .command('job')
+    .description('Show one job: status, progress, result and its timestamped logs')
+    .argument('<job_id>', 'job id (a UUID, as sync/download print it)')
+    .addOption(jsonOption())
+    .action(
+      run(async (jobId: string, opts: JsonOption, command: Command) => {
+        const job = await clientFor(command).getJob(jobId);
+        if (opts.json) printJson(job);
+        else out(jobDetails(job));
+        return 0;
+      }),
+    );
+
+  program
+    .command('watch')
+    .description(
+      'Follow a job live until it ends (bars on a terminal, plain lines otherwise); exit 1 if it fails',
+    )
+    .argument('<job_id>', 'job id (a UUID, as sync/download print it)')
+    .addOption(new Option('--json', 'print every event as one JSON line (NDJSON)'))
+    .action(
+      run(async (jobId: string, opts: JsonOption, command: Command) =>
+        watch(clientFor(command), jobId, opts.json === true),
+      ),
+    );
+}
+
+function parseLimit(value: string): number {
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+    throw new InvalidArgumentError('expected a whole number from 1 to 200');
+  }
+  return limit;
+}

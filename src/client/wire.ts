@@ -1,0 +1,166 @@
+/**
+ * The hub's HTTP API as the CLI sees it (snake_case, as on the wire). Written out here rather than
+ * imported from `http/` because the CLI is a client of the API: it must keep working against any hub
+ * that speaks this contract, not only the server built from the same tree.
+ */
+export type JobType = 'sync' | 'download' | 'scan';
+export type JobStatus = 'pending' | 'running' | 'completed' | 'failed';
+
+export interface ApiErrorBody {
+  error: { code: string; message: string; request_id?: string };
+}
+
+export interface ModelWire {
+  id: string;
+  vendor: string;
+  name: string;
+  repo_id: string;
+  revision: string;
+  commit_sha: string | null;
+  status: 'registered' | 'syncing' | 'synced' | 'error';
+  error: string | null;
+  last_synced_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RegisteredModelWire extends ModelWire {
+  sync_job_id?: string;
+}
+
+export interface ModelPage {
+  items: ModelWire[];
+  /** Not sent by every hub version: absent means everything came in one page. */
+  next_cursor?: string | null;
+}
+
+export interface ArtifactWire {
+  id: string;
+  model_id: string;
+  path: string;
+  size: number;
+  file_type: 'model' | 'config' | 'tokenizer' | 'other';
+  download_status: 'pending' | 'downloading' | 'completed' | 'failed';
+  sha256: string | null;
+  upstream_sha256: string | null;
+  upstream_oid: string | null;
+  commit_sha: string | null;
+  local_path: string | null;
+  bytes_downloaded: number;
+  error: string | null;
+  removed_upstream: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CurrentFileWire {
+  artifact_id: string;
+  path: string;
+  size: number;
+  bytes_done: number;
+}
+
+export interface ProgressWire {
+  files_total: number;
+  files_done: number;
+  files_failed: number;
+  bytes_total: number;
+  bytes_done: number;
+  bytes_per_second: number;
+  eta_seconds: number | null;
+  current_files: CurrentFileWire[];
+}
+
+export interface JobWire {
+  id: string;
+  type: JobType;
+  status: JobStatus;
+  payload: unknown;
+  result: unknown;
+  /** Lines "<ISO time> <message>", oldest first. */
+  logs: string[];
+  error: string | null;
+  attempts: number;
+  worker: string | null;
+  /** Sent by hubs that track progress; absent on older ones. */
+  progress?: ProgressWire | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface JobPage {
+  items: JobWire[];
+  next_cursor: string | null;
+}
+
+export interface JobAcceptedWire {
+  job_id: string;
+  status: JobStatus;
+  message: string;
+}
+
+export interface RegisterRequest {
+  vendor: string;
+  name: string;
+  source_repo_id: string;
+  revision?: string;
+  auto_sync?: boolean;
+}
+
+export interface RepoDownloadRequest {
+  repo_id: string;
+  include?: string[];
+  exclude?: string[];
+}
+
+export interface JobListQuery {
+  status?: string;
+  type?: string;
+  limit?: number;
+}
+
+/** Every event type of the SSE streams; `job.progress` is transient (no id, never replayed). */
+export const HUB_EVENT_TYPES = [
+  'job.created',
+  'job.progress',
+  'job.completed',
+  'job.failed',
+  'artifact.completed',
+  'artifact.failed',
+  'model.synced',
+] as const;
+
+export type HubEventType = (typeof HUB_EVENT_TYPES)[number];
+
+interface EventEnvelope<T extends HubEventType, D> {
+  id: number | null;
+  type: T;
+  at: string;
+  job_id: string | null;
+  model_id: string | null;
+  artifact_id: string | null;
+  data: D;
+}
+
+export type HubEvent =
+  | EventEnvelope<'job.created', { type: JobType; status: JobStatus }>
+  | EventEnvelope<'job.progress', ProgressWire & { status: JobStatus }>
+  | EventEnvelope<'job.completed', { type: JobType; result: unknown }>
+  | EventEnvelope<'job.failed', { type: JobType; error: string; result: unknown }>
+  | EventEnvelope<
+      'artifact.completed',
+      {
+        path: string;
+        size: number;
+        sha256: string;
+        source: 'downloaded' | 'deduplicated' | 'present';
+        bytes_downloaded: number;
+      }
+    >
+  | EventEnvelope<'artifact.failed', { path: string; error: string }>
+  | EventEnvelope<
+      'model.synced',
+      { repo_id: string; commit: string; files: number; created: number; changed: number; removed: number }
+    >;

@@ -1,0 +1,85 @@
+import { newId, nowIso } from '../clock.js';
+import type { Db } from '../db/connection.js';
+import { EventsRepository } from '../db/events.repo.js';
+import { toJson } from '../db/json.js';
+import { WebhooksRepository } from '../db/webhooks.repo.js';
+import type { EventBus } from './event-bus.js';
+import type { HubEvent, NewEvent } from './hub-event.js';
+
+/**
+ * The outbox. A state change and the events describing it are committed together: the event rows
+ * (what SSE clients resume from) and one webhook delivery per subscribed webhook. Only after the
+ * commit are the events published live, so no listener ever sees an event whose change rolled back,
+ * and a crash after the commit loses no delivery.
+ */
+export class EventLog {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+  ) {}
+
+  async commit<T>(
+    change: (trx: Db) => Promise<T>,
+    events: readonly NewEvent[] | ((result: T) => readonly NewEvent[]),
+  ): Promise<T> {
+    const committed: HubEvent[] = [];
+    const result = await this.db.transaction().execute(async (trx) => {
+      const value = await change(trx);
+      const wanted = typeof events === 'function' ? events(value) : events;
+      for (const event of wanted) committed.push(await record(trx, event));
+      return value;
+    });
+    for (const event of committed) this.bus.publish(event);
+    return result;
+  }
+
+  /** Records events that go with no other write. */
+  async record(...events: NewEvent[]): Promise<void> {
+    await this.commit(async () => undefined, events);
+  }
+
+  /** Live only, never stored: progress snapshots, which the job row already holds. */
+  publishTransient(event: NewEvent): void {
+    this.bus.publish(toHubEvent(event, null, nowIso()));
+  }
+}
+
+async function record(trx: Db, event: NewEvent): Promise<HubEvent> {
+  const at = nowIso();
+  const data = toJson(event.data);
+  const seq = await new EventsRepository(trx).insert({
+    type: event.type,
+    at,
+    jobId: event.job_id ?? null,
+    modelId: event.model_id ?? null,
+    artifactId: event.artifact_id ?? null,
+    data,
+  });
+  const hubEvent = toHubEvent(event, seq, at);
+  const webhooks = new WebhooksRepository(trx);
+  const subscribers = await webhooks.subscribedTo(event.type);
+  const body = toJson(hubEvent);
+  await webhooks.insertDeliveries(
+    subscribers.map((w) => ({
+      id: newId(),
+      webhookId: w.id,
+      eventSeq: seq,
+      eventType: event.type,
+      body,
+      createdAt: at,
+    })),
+  );
+  return hubEvent;
+}
+
+export function toHubEvent(event: NewEvent, id: number | null, at: string): HubEvent {
+  return {
+    id,
+    type: event.type,
+    at,
+    job_id: event.job_id ?? null,
+    model_id: event.model_id ?? null,
+    artifact_id: event.artifact_id ?? null,
+    data: event.data,
+  };
+}

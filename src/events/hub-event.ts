@@ -1,0 +1,37 @@
+import type { EventType } from '../db/schema.js';
+
+export type { EventType };
+
+/**
+ * One event as every consumer sees it: the SSE `data:` of a stream, the body of a webhook POST.
+ * `id` is the durable sequence number a client resumes from; null for transient `job.progress`.
+ */
+export interface HubEvent {
+  id: number | null;
+  type: EventType;
+  at: string;
+  job_id: string | null;
+  model_id: string | null;
+  artifact_id: string | null;
+  data: Record<string, unknown>;
+}
+
+export type NewEvent = Pick<HubEvent, 'type' | 'data'> &
+  Partial<Pick<HubEvent, 'job_id' | 'model_id' | 'artifact_id'>>;
+
+/** Every type a client may subscribe to; `job.progress` is streamed live only, never stored. */
+export const EVENT_TYPES: readonly EventType[] = [
+  'job.created',
+  'job.progress',
+  'job.completed',
+  'job.failed',
+  'artifact.completed',
+  'artifact.failed',
+  'model.synced',
+];
+
+export const DURABLE_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => t !== 'job.progress');
+
+export function isTerminalJobEvent(event: HubEvent): boolean {
+  return event.type === 'job.completed' || event.type === 'job.failed';
+}

@@ -1,0 +1,188 @@
+import { newId, nowIso } from '../clock.js';
+import { fromJson } from '../db/json.js';
+import type { DeliveryStatus, EventType, WebhookDeliveryRow, WebhookRow } from '../db/schema.js';
+import type { DeliveryPosition, WebhooksRepository } from '../db/webhooks.repo.js';
+import { Conflict, Invalid, NotFound } from '../errors.js';
+import { DURABLE_EVENT_TYPES } from '../events/hub-event.js';
+import type { UrlPolicy } from '../events/url-policy.js';
+
+/** A webhook as the API shows it: whether it has a secret, never the secret. */
+export interface WebhookView {
+  id: string;
+  url: string;
+  events: EventType[];
+  hasSecret: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeliveryView {
+  id: string;
+  /** The event's sequence number (its SSE id, and `id` in the POSTed body). */
+  eventId: number;
+  eventType: EventType;
+  status: DeliveryStatus;
+  attempts: number;
+  /** When the next attempt is due; null once the delivery succeeded or is dead. */
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+export interface NewWebhookRequest {
+  url: string;
+  events: readonly string[];
+  secret?: string;
+}
+
+export class WebhooksService {
+  /** `onDeliveryDue` wakes this process's dispatcher when a redelivery is queued. */
+  constructor(
+    private readonly webhooks: WebhooksRepository,
+    private readonly policy: UrlPolicy,
+    private readonly onDeliveryDue: () => void = () => {},
+  ) {}
+
+  async createWebhook(request: NewWebhookRequest): Promise<WebhookView> {
+    const events = subscribableEvents(request.events);
+    const url = await this.policy.check(request.url);
+    const row = await this.webhooks.create({
+      id: newId(),
+      url: url.href,
+      events,
+      secret: request.secret ?? null,
+      createdAt: nowIso(),
+    });
+    return toWebhookView(row);
+  }
+
+  async listWebhooks(): Promise<WebhookView[]> {
+    return (await this.webhooks.list()).map(toWebhookView);
+  }
+
+  async getWebhook(id: string): Promise<WebhookView> {
+    return toWebhookView(await this.existing(id));
+  }
+
+  /** Its pending deliveries go with it. */
+  async deleteWebhook(id: string): Promise<void> {
+    if (!(await this.webhooks.delete(id))) throw webhookNotFound(id);
+  }
+
+  async listDeliveries(
+    webhookId: string,
+    query: { limit: number; cursor?: string },
+  ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
+    await this.existing(webhookId);
+    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const rows = await this.webhooks.listDeliveries(webhookId, {
+      limit: query.limit + 1,
+      ...(before ? { before } : {}),
+    });
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      items: page.map(toDeliveryView),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  /** A dead or succeeded delivery is sent again, with a fresh attempt budget. */
+  async redeliver(webhookId: string, deliveryId: string): Promise<DeliveryView> {
+    await this.existing(webhookId);
+    const requeued = await this.webhooks.redeliver(webhookId, deliveryId, nowIso());
+    if (requeued) {
+      this.onDeliveryDue();
+      return toDeliveryView(requeued);
+    }
+    const delivery = await this.webhooks.findDelivery(webhookId, deliveryId);
+    if (!delivery) {
+      throw new NotFound('DELIVERY_NOT_FOUND', `Delivery ${deliveryId} of webhook ${webhookId} not found`);
+    }
+    throw new Conflict(
+      'DELIVERY_PENDING',
+      `Delivery ${deliveryId} is still pending (attempt ${delivery.attempts + 1} is due at ${delivery.nextAttemptAt}); only dead or succeeded deliveries can be redelivered`,
+    );
+  }
+
+  private async existing(id: string): Promise<WebhookRow> {
+    const row = await this.webhooks.findById(id);
+    if (!row) throw webhookNotFound(id);
+    return row;
+  }
+}
+
+function webhookNotFound(id: string): NotFound {
+  return new NotFound('WEBHOOK_NOT_FOUND', `Webhook ${id} not found`);
+}
+
+/** Durable event types only, each once; `job.progress` is live-only and has no deliveries. */
+function subscribableEvents(requested: readonly string[]): EventType[] {
+  const durable: readonly string[] = DURABLE_EVENT_TYPES;
+  const unique = [...new Set(requested)];
+  for (const type of unique) {
+    if (type === 'job.progress') {
+      throw new Invalid(
+        'INVALID_EVENT_TYPE',
+        'events: job.progress is streamed live over SSE only and cannot be delivered to a webhook; subscribe to job.completed or job.failed instead',
+      );
+    }
+    if (!durable.includes(type)) {
+      throw new Invalid(
+        'INVALID_EVENT_TYPE',
+        `events: unknown event type "${type}"; a webhook may subscribe to ${DURABLE_EVENT_TYPES.join(', ')}`,
+      );
+    }
+  }
+  return unique as EventType[];
+}
+
+function toWebhookView(row: WebhookRow): WebhookView {
+  return {
+    id: row.id,
+    url: row.url,
+    events: fromJson<EventType[]>(row.events) ?? [],
+    hasSecret: row.secret !== null,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function toDeliveryView(row: WebhookDeliveryRow): DeliveryView {
+  return {
+    id: row.id,
+    eventId: row.eventSeq,
+    eventType: row.eventType,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.status === 'pending' ? row.nextAttemptAt : null,
+    lastStatusCode: row.lastStatusCode,
+    lastError: row.lastError,
+    createdAt: row.createdAt,
+    deliveredAt: row.deliveredAt,
+  };
+}
+
+function encodeCursor(row: WebhookDeliveryRow): string {
+  return Buffer.from(JSON.stringify([row.createdAt, row.eventSeq, row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): DeliveryPosition {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (
+      Array.isArray(value) &&
+      value.length === 3 &&
+      typeof value[0] === 'string' &&
+      Number.isSafeInteger(value[1]) &&
+      typeof value[2] === 'string'
+    ) {
+      return { createdAt: value[0], eventSeq: value[1] as number, id: value[2] };
+    }
+  } catch {
+    // reported below
+  }
+  throw new Invalid('VALIDATION_FAILED', 'cursor is not a value returned as next_cursor');
+}

@@ -1,0 +1,171 @@
+import { Writable } from 'node:stream';
+import { stripVTControlCharacters } from 'node:util';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { initialWatchState, reduceJobEvent, type WatchState } from '../../src/client/job-watch.js';
+import { createBarDisplay, createLineDisplay } from '../../src/client/progress-display.js';
+import type { HubEvent } from '../../src/client/wire.js';
+import {
+  artifactCompleted,
+  artifactFailed,
+  downloadResult,
+  file,
+  JOB_ID,
+  jobCompleted,
+  jobCreated,
+  jobFailed,
+  MiB,
+  progress,
+  resetIds,
+} from './event-fixtures.js';
+
+/** Feeds events through the reducer into a display, as `watch` does, at the given clock times. */
+function drive(
+  display: ReturnType<typeof createLineDisplay>,
+  timed: [number, HubEvent][],
+  clock: { now: number },
+) {
+  let state: WatchState = initialWatchState(JOB_ID);
+  for (const [ms, event] of timed) {
+    clock.now = ms;
+    state = reduceJobEvent(state, event);
+    display.update(state);
+  }
+  return state;
+}
+
+const snapshot = (seconds: number, bytesDone: number) =>
+  progress(seconds, {
+    files_total: 2,
+    files_done: bytesDone >= 4 * MiB ? 1 : 0,
+    bytes_total: 12 * MiB,
+    bytes_done: bytesDone,
+    bytes_per_second: 2 * MiB,
+    eta_seconds: Math.ceil((12 * MiB - bytesDone) / (2 * MiB)),
+    current_files: [file('a2', 'weights/model.safetensors', 8 * MiB, Math.max(0, bytesDone - 4 * MiB))],
+  });
+
+beforeEach(() => resetIds());
+
+describe('line display (non-TTY)', () => {
+  it('prints one line per finished file, a progress line at most every 2 s, and the summary', () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const clock = { now: 0 };
+    const display = createLineDisplay({
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      now: () => clock.now,
+    });
+    const state = drive(
+      display,
+      [
+        [0, jobCreated()],
+        [100, snapshot(0.1, 0)],
+        [900, snapshot(0.9, 2 * MiB)],
+        [1500, artifactCompleted(1.5, 'a1', 'config.json', 4 * MiB, 'present')],
+        [2099, snapshot(2.1, 5 * MiB)],
+        [2100, snapshot(2.1, 6 * MiB)],
+        [3000, snapshot(3, 8 * MiB)],
+        [4200, snapshot(4.2, 10 * MiB)],
+        [5000, artifactCompleted(5, 'a2', 'weights/model.safetensors', 8 * MiB)],
+        [
+          5100,
+          jobCompleted(5.1, downloadResult({ downloaded: 1, already_present: 1, bytes_downloaded: 8 * MiB })),
+        ],
+      ],
+      clock,
+    );
+    display.finish(state);
+    expect(out).toEqual([
+      'progress 0% 0 B of 12.0 MiB, 0 of 2 files, 2.0 MiB/s, ETA 6.0 s',
+      'done    config.json (4.0 MiB, already stored)',
+      'progress 50% 6.0 MiB of 12.0 MiB, 1 of 2 files, 2.0 MiB/s, ETA 3.0 s',
+      'progress 83% 10.0 MiB of 12.0 MiB, 1 of 2 files, 2.0 MiB/s, ETA 1.0 s',
+      'done    weights/model.safetensors (8.0 MiB, downloaded)',
+      'Download job completed in 5.1 s: 2 files, 12.0 MiB (1 downloaded, 0 deduplicated, 1 already present)',
+    ]);
+    expect(err).toEqual([]);
+  });
+
+  it('prints failed files with their error, and no progress while the job waits in the queue', () => {
+    const out: string[] = [];
+    const clock = { now: 0 };
+    const display = createLineDisplay({ out: (l) => out.push(l), err: () => {}, now: () => clock.now });
+    const state = drive(
+      display,
+      [
+        [0, jobCreated()],
+        [10, progress(0, { status: 'pending', files_total: 1, bytes_total: MiB })],
+        [3000, artifactFailed(3, 'a1', 'gated.bin', 'Access to model x/y is restricted')],
+        [3100, jobFailed(3.1, '1 of 1 artifact(s) failed', downloadResult({ failed: 1 }))],
+      ],
+      clock,
+    );
+    display.finish(state);
+    expect(out).toEqual([
+      'failed  gated.bin: Access to model x/y is restricted',
+      'progress 0% 0 B of 1.0 MiB, 0 of 1 files (1 failed)',
+      'Download job failed after 3.1 s: 0 of 1 files done, 0 B (0 downloaded, 0 deduplicated, 0 already present, 1 failed)',
+    ]);
+  });
+
+  it('sends notes about the connection to stderr, not into the job output', () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const display = createLineDisplay({ out: (l) => out.push(l), err: (l) => err.push(l) });
+    display.note('lost the event stream (connection lost); reconnecting…');
+    expect(out).toEqual([]);
+    expect(err).toEqual(['lost the event stream (connection lost); reconnecting…']);
+  });
+});
+
+class FakeTerminal extends Writable {
+  readonly isTTY = true;
+  readonly columns = 110;
+  text = '';
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+describe('bar display (TTY)', () => {
+  it('draws the overall bar and one bar per file in flight, logs finished files and ends with the summary', async () => {
+    const terminal = new FakeTerminal();
+    const display = createBarDisplay(terminal);
+    let state = initialWatchState(JOB_ID);
+    for (const event of [jobCreated(), snapshot(1, 6 * MiB)]) {
+      state = reduceJobEvent(state, event);
+      display.update(state);
+    }
+    // What is left without cursor movement and clear-line escapes is what the user read.
+    const visible = () => stripVTControlCharacters(terminal.text);
+    // The next frame (10 per second) shows the file in flight under the overall bar.
+    await vi.waitFor(() => {
+      expect(visible()).toContain(
+        `download  ${'█'.repeat(20)}${'░'.repeat(20)}  50%  6.0 MiB/12.0 MiB  files 1/2  2.0 MiB/s  ETA 3.0 s\n`,
+      );
+      expect(visible()).toContain(
+        `${' '.repeat(10)}${'█'.repeat(10)}${'░'.repeat(30)}  25%  2.0 MiB/8.0 MiB  weights/model.safetensors`,
+      );
+    });
+    state = reduceJobEvent(state, artifactCompleted(2, 'a2', 'weights/model.safetensors', 8 * MiB));
+    display.update(state);
+    state = reduceJobEvent(
+      state,
+      jobCompleted(2.5, downloadResult({ downloaded: 2, bytes_downloaded: 12 * MiB })),
+    );
+    display.finish(state);
+
+    expect(visible()).toContain(
+      `download  ${'█'.repeat(40)} 100%  12.0 MiB/12.0 MiB  files 2/2  2.0 MiB/s  ETA 0.0 s\n`,
+    );
+    expect(visible()).toContain('done    weights/model.safetensors (8.0 MiB, downloaded)');
+    expect(visible().trimEnd().split('\n').at(-1)).toBe(
+      'Download job completed in 2.5 s: 2 files, 12.0 MiB (2 downloaded, 0 deduplicated, 0 already present)',
+    );
+    // The cursor is hidden while drawing and shown again at the end.
+    expect(terminal.text).toContain('\x1b[?25l');
+    expect(terminal.text.lastIndexOf('\x1b[?25h')).toBeGreaterThan(terminal.text.lastIndexOf('\x1b[?25l'));
+  });
+});

@@ -1,0 +1,88 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { JobProgress, type ProgressSnapshot } from '../../src/events/job-progress.js';
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 0 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function tracker(intervalMs = 1000) {
+  const flushed: { at: number; snapshot: ProgressSnapshot }[] = [];
+  const progress = new JobProgress(
+    async (snapshot) => {
+      flushed.push({ at: Date.now(), snapshot });
+    },
+    intervalMs,
+    () => Date.now(),
+  );
+  return { progress, flushed };
+}
+
+describe('JobProgress', () => {
+  it('flushes at most once per interval however many chunks arrive, and always the latest state', async () => {
+    const { progress, flushed } = tracker(1000);
+    progress.plan(1, 1000);
+    progress.fileStarted('a', 'model.bin', 1000);
+    for (let i = 1; i <= 100; i++) {
+      await vi.advanceTimersByTimeAsync(25);
+      progress.fileProgress('a', i * 10, 10);
+    }
+    // 2.5 s of chunks every 25 ms: one flush at once, then one per second.
+    expect(flushed.map((f) => f.at)).toEqual([0, 1000, 2000]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(flushed.map((f) => f.at)).toEqual([0, 1000, 2000, 3000]);
+    expect(flushed.at(-1)?.snapshot.bytes_done).toBe(1000);
+    // Nothing changed since: no more writes.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(flushed).toHaveLength(4);
+  });
+
+  it('counts files and bytes, measures speed over received bytes only, and estimates the time left', async () => {
+    const { progress } = tracker(1000);
+    progress.plan(3, 3000);
+    progress.fileStarted('done', 'small.json', 500);
+    progress.fileFinished('done', { ok: true, size: 500 });
+    progress.fileStarted('bad', 'bad.bin', 500);
+    progress.fileFinished('bad', { ok: false, size: 500 });
+    progress.fileStarted('big', 'big.bin', 2000);
+    // Resumed at 400: the prefix was not received now, so it does not count towards speed.
+    progress.fileProgress('big', 400, 0);
+    await vi.advanceTimersByTimeAsync(2000);
+    progress.fileProgress('big', 800, 400);
+    const snapshot = progress.snapshot();
+    expect(snapshot).toMatchObject({
+      files_total: 3,
+      files_done: 1,
+      files_failed: 1,
+      bytes_total: 3000,
+      bytes_done: 1300,
+      bytes_per_second: 200,
+      current_files: [{ artifact_id: 'big', path: 'big.bin', size: 2000, bytes_done: 800 }],
+    });
+    // (3000 - 1300) bytes at 200 B/s.
+    expect(snapshot.eta_seconds).toBe(9);
+  });
+
+  it('has no ETA before anything was received, and 0 once everything is done', async () => {
+    const { progress } = tracker();
+    progress.plan(1, 100);
+    progress.fileStarted('a', 'a.bin', 100);
+    expect(progress.snapshot().eta_seconds).toBeNull();
+    progress.fileProgress('a', 100, 100);
+    progress.fileFinished('a', { ok: true, size: 100 });
+    expect(progress.snapshot()).toMatchObject({ bytes_done: 100, eta_seconds: 0, current_files: [] });
+  });
+
+  it('stops flushing once closed and returns the final snapshot', async () => {
+    const { progress, flushed } = tracker(1000);
+    progress.plan(1, 10);
+    await vi.advanceTimersByTimeAsync(0);
+    progress.fileStarted('a', 'a.bin', 10);
+    const final = await progress.close();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(flushed).toHaveLength(1);
+    expect(final.current_files).toHaveLength(1);
+  });
+});
