@@ -8,11 +8,10 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci
-COPY tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# `npm ci` also builds (the `prepare` script), so the sources are copied first.
+RUN npm ci && npm prune --omit=dev
 
 # --- runtime: compiled code and production dependencies only ---
 FROM node:20-bookworm-slim

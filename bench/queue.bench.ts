@@ -88,14 +88,22 @@ async function run(mode: 'embedded' | 'distributed', workers: number): Promise<s
   }
 }
 
+/** BENCH_QUEUE_RUNS, e.g. `embedded:1,distributed:2`, picks runs; all four by default. */
+const runs = (process.env.BENCH_QUEUE_RUNS ?? 'embedded:1,embedded:2,distributed:1,distributed:2')
+  .split(',')
+  .map((spec) => {
+    const [mode, workers] = spec.split(':');
+    if ((mode !== 'embedded' && mode !== 'distributed') || !Number(workers)) {
+      throw new Error(`BENCH_QUEUE_RUNS: "${spec}" is not embedded:N or distributed:N`);
+    }
+    return { mode, workers: Number(workers) } as const;
+  });
 const lines: string[] = [];
 try {
-  for (const mode of ['embedded', 'distributed'] as const) {
-    for (const workers of [1, 2]) {
-      const line = await run(mode, workers);
-      console.log(line);
-      lines.push(line);
-    }
+  for (const { mode, workers } of runs) {
+    const line = await run(mode, workers);
+    console.log(line);
+    lines.push(line);
   }
 } finally {
   hub.stop();

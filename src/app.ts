@@ -217,7 +217,7 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
   });
   const webhookDispatcher = new WebhookDispatcher({
     webhooks: webhookRows,
-    bus,
+    deliveriesQueued: (wake) => eventLog.onDeliveriesQueued(wake),
     policy: urlPolicy,
     owner: leases.owner,
     timeoutMs: config.webhooks.timeoutMs,

@@ -52,7 +52,7 @@ export function displayUrl(url: URL): string {
 }
 
 /** A typed client for the hub's JSON API; every failure is a HubApiError or a HubUnreachableError. */
-export class HubClient {
+export class ModelHubClient {
   readonly displayUrl: string;
   private readonly base: URL;
   private readonly fetch: typeof fetch;

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { HubApiError, HubClient, HubUnreachableError } from './api-client.js';
+import { HubApiError, ModelHubClient, HubUnreachableError } from './api-client.js';
 import { artifactsTable, jobDetails, jobsTable, modelsTable } from './listings.js';
 import {
   createBarDisplay,
@@ -38,7 +38,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
     `the hub the client commands talk to (default: $MODEL_HUB_URL, else ${DEFAULT_HUB_URL})`,
   );
 
-  const clientFor = (command: Command): HubClient => {
+  const clientFor = (command: Command): ModelHubClient => {
     const fromOption = command.optsWithGlobals<{ url?: string }>().url;
     const raw = fromOption ?? io.env.MODEL_HUB_URL ?? DEFAULT_HUB_URL;
     const url = URL.canParse(raw) ? new URL(raw) : undefined;
@@ -46,7 +46,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
       const source = fromOption === undefined ? 'MODEL_HUB_URL' : '--url';
       command.error(`error: ${source} must be an http(s) URL such as ${DEFAULT_HUB_URL}`, { exitCode: 1 });
     }
-    return new HubClient(url);
+    return new ModelHubClient(url);
   };
 
   /** Runs an action; hub errors become one stderr line and exit code 1, anything else propagates. */
@@ -63,7 +63,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
       }
     };
 
-  const watch = (client: HubClient, jobId: string, json: boolean) => {
+  const watch = (client: ModelHubClient, jobId: string, json: boolean) => {
     const display: ProgressDisplay = json
       ? createQuietDisplay(err)
       : io.stdout.isTTY

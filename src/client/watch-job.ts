@@ -1,11 +1,11 @@
-import type { HubClient } from './api-client.js';
+import type { ModelHubClient } from './api-client.js';
 import { formatDuration } from './format.js';
 import { openEventStream } from './job-events.js';
 import { exitCodeFor, finishFromJob, isFinished, reduceJobEvent, stateFromJob } from './job-watch.js';
 import type { ProgressDisplay } from './progress-display.js';
 
 export interface WatchJobOptions {
-  client: HubClient;
+  client: ModelHubClient;
   jobId: string;
   display: ProgressDisplay;
   /** Every event as one JSON line, written with `out` (the `--json` output). */

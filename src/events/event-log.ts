@@ -13,6 +13,8 @@ import type { HubEvent, NewEvent } from './hub-event.js';
  * and a crash after the commit loses no delivery.
  */
 export class EventLog {
+  private readonly deliveryListeners = new Set<() => void>();
+
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
@@ -23,14 +25,29 @@ export class EventLog {
     events: readonly NewEvent[] | ((result: T) => readonly NewEvent[]),
   ): Promise<T> {
     const committed: HubEvent[] = [];
+    let deliveries = 0;
     const result = await this.db.transaction().execute(async (trx) => {
       const value = await change(trx);
       const wanted = typeof events === 'function' ? events(value) : events;
-      for (const event of wanted) committed.push(await record(trx, event));
+      for (const event of wanted) {
+        const recorded = await record(trx, event);
+        committed.push(recorded.event);
+        deliveries += recorded.deliveries;
+      }
       return value;
     });
     for (const event of committed) this.bus.publish(event);
+    if (deliveries > 0) for (const listener of this.deliveryListeners) listener();
     return result;
+  }
+
+  /**
+   * Called after each commit that queued webhook deliveries, so this process's dispatcher sends them
+   * at once instead of at its next poll (and does not query for deliveries after every event).
+   */
+  onDeliveriesQueued(listener: () => void): () => void {
+    this.deliveryListeners.add(listener);
+    return () => this.deliveryListeners.delete(listener);
   }
 
   /** Records events that go with no other write. */
@@ -44,7 +61,7 @@ export class EventLog {
   }
 }
 
-async function record(trx: Db, event: NewEvent): Promise<HubEvent> {
+async function record(trx: Db, event: NewEvent): Promise<{ event: HubEvent; deliveries: number }> {
   const at = nowIso();
   const data = toJson(event.data);
   const seq = await new EventsRepository(trx).insert({
@@ -69,7 +86,7 @@ async function record(trx: Db, event: NewEvent): Promise<HubEvent> {
       createdAt: at,
     })),
   );
-  return hubEvent;
+  return { event: hubEvent, deliveries: subscribers.length };
 }
 
 export function toHubEvent(event: NewEvent, id: number | null, at: string): HubEvent {

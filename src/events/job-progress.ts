@@ -51,7 +51,8 @@ export class JobProgress {
   private transferred = 0;
   private readonly current = new Map<string, CurrentFile>();
   private readonly samples: { at: number; transferred: number }[];
-  private lastFlushAt = Number.NEGATIVE_INFINITY;
+  /** A job that ends within its first interval writes only its final state, with the job row. */
+  private lastFlushAt: number;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -61,7 +62,8 @@ export class JobProgress {
     private readonly intervalMs = 1000,
     private readonly now: () => number = Date.now,
   ) {
-    this.samples = [{ at: now(), transferred: 0 }];
+    this.lastFlushAt = now();
+    this.samples = [{ at: this.lastFlushAt, transferred: 0 }];
   }
 
   /** Adds files to the job's total (a sync learns its files after listing the repo). */

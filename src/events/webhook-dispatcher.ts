@@ -3,13 +3,13 @@ import { Agent, request } from 'undici';
 import { nowIso } from '../clock.js';
 import type { ClaimedDelivery, WebhooksRepository } from '../db/webhooks.repo.js';
 import { errorMessage } from '../errors.js';
-import type { EventBus } from './event-bus.js';
 import type { UrlPolicy } from './url-policy.js';
 import { SIGNATURE_HEADER, signBody } from './webhook-signature.js';
 
 export interface WebhookDispatcherOptions {
   webhooks: WebhooksRepository;
-  bus: EventBus;
+  /** Subscribes to "a commit queued deliveries" (EventLog.onDeliveriesQueued); returns the unsubscribe. */
+  deliveriesQueued: (wake: () => void) => () => void;
   policy: UrlPolicy;
   /** This process's identity, written as a claimed delivery's `locked_by`. */
   owner: string;
@@ -81,10 +81,7 @@ export class WebhookDispatcher {
 
   start(): void {
     if (this.timer || this.stopping.signal.aborted) return;
-    this.unsubscribe = this.options.bus.subscribe((event) => {
-      // Only stored events have deliveries; transient progress has none.
-      if (event.id !== null) this.wake();
-    });
+    this.unsubscribe = this.options.deliveriesQueued(() => this.wake());
     this.timer = setInterval(() => this.wake(), this.pollIntervalMs);
     this.timer.unref();
     this.wake();

@@ -39,7 +39,7 @@ export function eventsRoutes(deps: { events: EventsService }): FastifyPluginAsyn
       lastEventId: string | undefined,
     ) => {
       const afterSeq = parseLastEventId(reply.sse.lastEventId ?? lastEventId);
-      const send = serialSender(reply);
+      const { send, start } = serialSender(reply);
       const unsubscribe = await deps.events.open(
         { ...(jobId === undefined ? {} : { jobId }), ...(afterSeq === undefined ? {} : { afterSeq }) },
         send,
@@ -58,6 +58,7 @@ export function eventsRoutes(deps: { events: EventsService }): FastifyPluginAsyn
       reply.sse.sendHeaders();
       // Commits the response head now, so a client sees the stream open before the first event.
       reply.raw.write(': stream open\n\n');
+      start();
     };
 
     app.get(
@@ -101,11 +102,17 @@ function parseLastEventId(value: string | null | undefined): number | undefined 
   return Number(value);
 }
 
-/** Keeps events in order on the wire; a client that stops reading is disconnected, not buffered forever. */
-function serialSender(reply: FastifyReply): (event: HubEvent) => void {
-  let chain = Promise.resolve();
+/**
+ * Keeps events in order on the wire, held until `start` (the stream is known to exist: an unknown
+ * job is still a JSON 404); a client that stops reading is disconnected, not buffered forever.
+ */
+function serialSender(reply: FastifyReply): { send: (event: HubEvent) => void; start: () => void } {
+  let start = () => {};
+  let chain = new Promise<void>((resolve) => {
+    start = resolve;
+  });
   let unsent = 0;
-  return (event) => {
+  const send = (event: HubEvent) => {
     if (!reply.sse.isConnected) return;
     if (++unsent > MAX_UNSENT_EVENTS) {
       reply.sse.close();
@@ -124,4 +131,5 @@ function serialSender(reply: FastifyReply): (event: HubEvent) => void {
         unsent--;
       });
   };
+  return { send, start };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HubApiError, HubClient, HubUnreachableError } from '../../src/client/api-client.js';
+import { HubApiError, ModelHubClient, HubUnreachableError } from '../../src/client/api-client.js';
 import { freePort } from '../support/child-server.js';
 
 /** A fetch that answers from a table and records what was asked. */
@@ -35,7 +35,7 @@ const model = (repoId: string, id: string) => ({
   updated_at: '2025-06-01T12:00:00.000Z',
 });
 
-describe('HubClient', () => {
+describe('ModelHubClient', () => {
   it('turns an error body into a HubApiError with its status, code and message', async () => {
     const { fetchImpl, calls } = scriptedFetch({
       'http://hub.test/v1/hub/sync': {
@@ -45,7 +45,7 @@ describe('HubClient', () => {
         }),
       },
     });
-    const client = new HubClient(new URL('http://hub.test'), { fetch: fetchImpl });
+    const client = new ModelHubClient(new URL('http://hub.test'), { fetch: fetchImpl });
     const failure = client.requestSync('a/b');
     await expect(failure).rejects.toBeInstanceOf(HubApiError);
     await expect(failure).rejects.toMatchObject({
@@ -64,7 +64,7 @@ describe('HubClient', () => {
     const { fetchImpl } = scriptedFetch({
       'http://hub.test/prefix/v1/hub/jobs/j1': { status: 502, body: '<html>Bad Gateway</html>' },
     });
-    const client = new HubClient(new URL('http://hub.test/prefix'), { fetch: fetchImpl });
+    const client = new ModelHubClient(new URL('http://hub.test/prefix'), { fetch: fetchImpl });
     await expect(client.getJob('j1')).rejects.toMatchObject({
       code: 'HTTP_502',
       message:
@@ -83,7 +83,7 @@ describe('HubClient', () => {
         body: JSON.stringify({ items: [model('b/two', 'm2')], next_cursor: null }),
       },
     });
-    const client = new HubClient(new URL('http://hub.test'), { fetch: fetchImpl });
+    const client = new ModelHubClient(new URL('http://hub.test'), { fetch: fetchImpl });
     expect((await client.listModels()).map((m) => m.repo_id)).toEqual(['a/one', 'b/two']);
     expect((await client.findModelByRepoId('b/two')).id).toBe('m2');
     await expect(client.findModelByRepoId('c/three')).rejects.toMatchObject({
@@ -97,7 +97,7 @@ describe('HubClient', () => {
     const { fetchImpl, calls } = scriptedFetch({
       'http://hub.test/v1/hub/jobs?limit=5': { status: 200, body: '{"items":[],"next_cursor":null}' },
     });
-    const client = new HubClient(new URL('http://admin:s3cret@hub.test'), { fetch: fetchImpl });
+    const client = new ModelHubClient(new URL('http://admin:s3cret@hub.test'), { fetch: fetchImpl });
     expect(await client.listJobs({ limit: 5 })).toEqual({ items: [], next_cursor: null });
     expect(calls).toEqual([
       {
@@ -112,7 +112,7 @@ describe('HubClient', () => {
 
   it('reports a hub that is not listening by its URL, without the credentials in it', async () => {
     const port = await freePort();
-    const client = new HubClient(new URL(`http://admin:s3cret@127.0.0.1:${port}/`));
+    const client = new ModelHubClient(new URL(`http://admin:s3cret@127.0.0.1:${port}/`));
     const failure = client.listModels();
     await expect(failure).rejects.toBeInstanceOf(HubUnreachableError);
     const error = (await failure.catch((e: unknown) => e)) as HubUnreachableError;

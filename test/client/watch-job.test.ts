@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HubApiError, HubClient } from '../../src/client/api-client.js';
+import { HubApiError, ModelHubClient } from '../../src/client/api-client.js';
 import { createLineDisplay, createQuietDisplay } from '../../src/client/progress-display.js';
 import { watchJob } from '../../src/client/watch-job.js';
 import type { HubEvent, JobWire } from '../../src/client/wire.js';
@@ -78,7 +78,7 @@ function lines() {
 function watchWithLines(extra: Partial<Parameters<typeof watchJob>[0]> = {}) {
   const output = lines();
   const run = watchJob({
-    client: new HubClient(baseUrl),
+    client: new ModelHubClient(baseUrl),
     jobId: JOB_ID,
     display: createLineDisplay(output.write),
     json: false,
@@ -147,7 +147,7 @@ describe('watchJob', () => {
     };
     const output = lines();
     const code = await watchJob({
-      client: new HubClient(baseUrl),
+      client: new ModelHubClient(baseUrl),
       jobId: JOB_ID,
       display: createQuietDisplay(output.write.err),
       json: true,
@@ -199,7 +199,7 @@ describe('watchJob', () => {
   it('rejects with the API error for an unknown job', async () => {
     const output = lines();
     const run = watchJob({
-      client: new HubClient(baseUrl),
+      client: new ModelHubClient(baseUrl),
       jobId: '00000000-0000-4000-8000-000000000000',
       display: createLineDisplay(output.write),
       json: false,

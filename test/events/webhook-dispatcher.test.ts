@@ -52,7 +52,7 @@ describe('WebhookDispatcher claims', () => {
   function dispatcher(owner: string, bus = new LocalEventBus(), timeoutMs = 10_000) {
     const created = new WebhookDispatcher({
       webhooks: repo,
-      bus,
+      deliveriesQueued: (wake) => bus.subscribe(() => wake()),
       policy: new UrlPolicy({ allowPrivate: true }),
       owner,
       timeoutMs,

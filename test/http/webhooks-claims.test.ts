@@ -46,7 +46,7 @@ describe('webhook delivery claims', () => {
     for (const owner of ['racer-a', 'racer-b', 'racer-c']) {
       const dispatcher = new WebhookDispatcher({
         webhooks: repo,
-        bus,
+        deliveriesQueued: (wake) => bus.subscribe(() => wake()),
         policy: new UrlPolicy({ allowPrivate: true }),
         owner,
         timeoutMs: 5000,
