@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { HubApiError, ModelHubClient, HubUnreachableError } from './api-client.js';
+import { HubApiError, HubUnreachableError, ModelHubClient } from './api-client.js';
 import { artifactsTable, jobDetails, jobsTable, modelsTable } from './listings.js';
 import {
   createBarDisplay,

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { LogLevel } from 'fastify';
 import Type from 'typebox';
 import type { ReadinessService } from '../services/readiness.service.js';
 
@@ -17,12 +18,21 @@ export interface OpsDeps {
 
 const Checks = Type.Record(Type.String(), Type.String({ description: '`ok`, or why the check failed' }));
 
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** `warn`, unless the app logs even less: a route's level may quiet it, never make it louder. */
+function quietLevel(appLevel: string): LogLevel {
+  const app = LEVELS.find((level) => level === appLevel);
+  return app && LEVELS.indexOf(app) > LEVELS.indexOf('warn') ? app : 'warn';
+}
+
 export function opsRoutes(deps: OpsDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
+    const logLevel = quietLevel(app.log.level);
     app.get(
       '/healthz',
       {
-        logLevel: 'warn',
+        logLevel,
         schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
       },
       async () => ({ status: 'ok' as const }),
@@ -31,7 +41,7 @@ export function opsRoutes(deps: OpsDeps): FastifyPluginAsyncTypebox {
     app.get(
       '/readyz',
       {
-        logLevel: 'warn',
+        logLevel,
         schema: {
           hide: true,
           response: {
@@ -48,7 +58,7 @@ export function opsRoutes(deps: OpsDeps): FastifyPluginAsyncTypebox {
       },
     );
 
-    app.get('/metrics', { logLevel: 'warn', schema: { hide: true } }, async (_request, reply) => {
+    app.get('/metrics', { logLevel, schema: { hide: true } }, async (_request, reply) => {
       const { contentType, body } = await deps.metrics.render();
       return reply.type(contentType).send(body);
     });

@@ -10,6 +10,7 @@ import type { EventLog } from '../events/event-log.js';
 import { emptyProgress, type ProgressSnapshot } from '../events/job-progress.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { DownloadPayload, SyncPayload } from '../tasks/job-payloads.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 
 export interface JobView {
   id: string;
@@ -111,7 +112,8 @@ export class JobsService {
     limit: number;
     cursor?: string;
   }): Promise<{ items: JobView[]; nextCursor: string | null }> {
-    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const before =
+      query.cursor === undefined ? undefined : toPosition(decodeCursor(query.cursor, ['string', 'string']));
     const rows = await this.jobs.list({
       limit: query.limit + 1,
       ...(query.status ? { status: query.status } : {}),
@@ -123,7 +125,7 @@ export class JobsService {
     const last = page.at(-1);
     return {
       items: page.map((j) => toView(j, logs.get(j.id) ?? [])),
-      nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+      nextCursor: rows.length > query.limit && last ? encodeCursor([last.createdAt, last.id]) : null,
     };
   }
 
@@ -182,18 +184,6 @@ function pendingProgress(job: JobRow): ProgressSnapshot {
   return emptyProgress(payload?.artifact_ids.length ?? 0);
 }
 
-function encodeCursor(job: JobRow): string {
-  return Buffer.from(JSON.stringify([job.createdAt, job.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) {
-      return { createdAt: value[0] as string, id: value[1] as string };
-    }
-  } catch {
-    // reported below
-  }
-  throw new Invalid('VALIDATION_FAILED', 'cursor is not a value returned as next_cursor');
+function toPosition([createdAt, id]: readonly [string, string]): { createdAt: string; id: string } {
+  return { createdAt, id };
 }

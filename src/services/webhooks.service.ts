@@ -5,6 +5,7 @@ import type { DeliveryPosition, WebhooksRepository } from '../db/webhooks.repo.j
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import { DURABLE_EVENT_TYPES } from '../events/hub-event.js';
 import type { UrlPolicy } from '../events/url-policy.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 
 /** A webhook as the API shows it: whether it has a secret, never the secret. */
 export interface WebhookView {
@@ -76,7 +77,10 @@ export class WebhooksService {
     query: { limit: number; cursor?: string },
   ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
     await this.existing(webhookId);
-    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const before =
+      query.cursor === undefined
+        ? undefined
+        : toPosition(decodeCursor(query.cursor, ['string', 'integer', 'string']));
     const rows = await this.webhooks.listDeliveries(webhookId, {
       limit: query.limit + 1,
       ...(before ? { before } : {}),
@@ -85,7 +89,8 @@ export class WebhooksService {
     const last = page.at(-1);
     return {
       items: page.map(toDeliveryView),
-      nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+      nextCursor:
+        rows.length > query.limit && last ? encodeCursor([last.createdAt, last.eventSeq, last.id]) : null,
     };
   }
 
@@ -165,24 +170,6 @@ function toDeliveryView(row: WebhookDeliveryRow): DeliveryView {
   };
 }
 
-function encodeCursor(row: WebhookDeliveryRow): string {
-  return Buffer.from(JSON.stringify([row.createdAt, row.eventSeq, row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): DeliveryPosition {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (
-      Array.isArray(value) &&
-      value.length === 3 &&
-      typeof value[0] === 'string' &&
-      Number.isSafeInteger(value[1]) &&
-      typeof value[2] === 'string'
-    ) {
-      return { createdAt: value[0], eventSeq: value[1] as number, id: value[2] };
-    }
-  } catch {
-    // reported below
-  }
-  throw new Invalid('VALIDATION_FAILED', 'cursor is not a value returned as next_cursor');
+function toPosition([createdAt, eventSeq, id]: readonly [string, number, string]): DeliveryPosition {
+  return { createdAt, eventSeq, id };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HubApiError, ModelHubClient, HubUnreachableError } from '../../src/client/api-client.js';
+import { HubApiError, HubUnreachableError, ModelHubClient } from '../../src/client/api-client.js';
 import { freePort } from '../support/child-server.js';
 
 /** A fetch that answers from a table and records what was asked. */
