@@ -211,7 +211,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
         'failed',
       ]),
     )
-    .addOption(new Option('--type <type>', 'only jobs of this type').choices(['sync', 'download', 'scan']))
+    .addOption(new Option('--type <type>', 'only jobs of this type').choices(['sync', 'download', 'scan', 'gc', 'import']))
     .option('--limit <n>', 'at most this many jobs (1-200, default 50)', parseLimit)
     .addOption(jsonOption())
     .action(

@@ -3,7 +3,7 @@
  * imported from `http/` because the CLI is a client of the API: it must keep working against any hub
  * that speaks this contract, not only the server built from the same tree.
  */
-export type JobType = 'sync' | 'download' | 'scan';
+export type JobType = 'sync' | 'download' | 'scan' | 'gc' | 'import';
 export type JobStatus = 'pending' | 'running' | 'completed' | 'failed';
 
 export interface ApiErrorBody {

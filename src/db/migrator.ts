@@ -2,6 +2,7 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'k
 import { initial } from './migrations/0001-initial.js';
 import { leases } from './migrations/0002-leases.js';
 import { events } from './migrations/0003-events.js';
+import { storage } from './migrations/0004-storage.js';
 import type { Database } from './schema.js';
 
 /** The one migration list, for every dialect. Append; never edit a migration that has shipped. */
@@ -9,6 +10,7 @@ const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-leases': leases,
   '0003-events': events,
+  '0004-storage': storage,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

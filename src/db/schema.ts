@@ -8,7 +8,7 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 export type ModelStatus = 'registered' | 'syncing' | 'synced' | 'error';
 export type FileType = 'model' | 'config' | 'tokenizer' | 'other';
 export type DownloadStatus = 'pending' | 'downloading' | 'completed' | 'failed';
-export type JobType = 'sync' | 'download' | 'scan';
+export type JobType = 'sync' | 'download' | 'scan' | 'gc' | 'import';
 export type JobStatus = 'pending' | 'running' | 'completed' | 'failed';
 
 export interface ModelReposTable {
@@ -21,6 +21,8 @@ export interface ModelReposTable {
   status: ModelStatus;
   error: string | null;
   lastSyncedAt: string | null;
+  /** Set while the model is pinned: its blobs are never evicted to meet STORE_MAX_BYTES. */
+  pinnedAt: ColumnType<string | null, string | null | undefined, string | null>;
   createdAt: string;
   updatedAt: string;
 }

@@ -65,7 +65,10 @@ export interface RenderedMetrics {
 const PREFIX = 'model_hub_';
 
 // Records whose keys the compiler checks against the unions, so a new type or status is not forgotten.
-const JOB_TYPES = Object.keys({ sync: 0, download: 0, scan: 0 } satisfies Record<JobType, 0>) as JobType[];
+const JOB_TYPES = Object.keys({ sync: 0, download: 0, scan: 0, gc: 0, import: 0 } satisfies Record<
+  JobType,
+  0
+>) as JobType[];
 const JOB_STATUSES = Object.keys({ pending: 0, running: 0, completed: 0, failed: 0 } satisfies Record<
   JobStatus,
   0

@@ -76,6 +76,8 @@ export const JobTypeSchema = Type.Union([
   Type.Literal('sync'),
   Type.Literal('download'),
   Type.Literal('scan'),
+  Type.Literal('gc'),
+  Type.Literal('import'),
 ]);
 export const JobStatusSchema = Type.Union([
   Type.Literal('pending'),
