@@ -15,6 +15,7 @@ const INTEGRATION = [
   // readme-flow walks the README's quick start, which is the embedded default by definition.
   'test/e2e/crash-resume.test.ts',
   'test/e2e/cli.test.ts',
+  'test/e2e/export.test.ts',
   'test/distributed/**/*.test.ts',
 ];
 

@@ -27,6 +27,7 @@ import { EventsService } from './services/events.service.js';
 import { JobsService } from './services/jobs.service.js';
 import { ReadinessService } from './services/readiness.service.js';
 import { RegistryService } from './services/registry.service.js';
+import { StorageService } from './services/storage.service.js';
 import { WebhooksService } from './services/webhooks.service.js';
 import { BlobStore } from './store/blob-store.js';
 import { PartialDownloads } from './store/partial-downloads.js';
@@ -59,6 +60,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     registry: new RegistryService(runtime.models, runtime.artifacts, runtime.jobsService),
     jobs: runtime.jobsService,
     webhooks: runtime.webhooks,
+    storage: new StorageService(runtime.models, runtime.artifacts, runtime.store),
     events: new EventsService(new EventsRepository(runtime.db), new JobsRepository(runtime.db), runtime.bus),
     sseHeartbeatMs: config.sseHeartbeatMs,
     readiness: runtime.readiness,
@@ -249,6 +251,9 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
         leases,
         metadataMaxBytes: config.metadataMaxBytes,
         fileConcurrency: config.download.filesPerJob,
+        leaseRows,
+        scanTempMaxAgeMs: config.scanTempMaxAgeMs,
+        gcGraceMs: config.gcGraceMs,
         events: eventLog,
         metrics,
         progressIntervalMs: config.progressIntervalMs,

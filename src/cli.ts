@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import path from 'node:path';
+import { Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { registerClientCommands } from './client/commands.js';
 import { VERSION } from './version.js';
@@ -112,6 +113,45 @@ program
       await db.destroy();
     }
   });
+
+program
+  .command('export')
+  .description(
+    "Write a downloaded repo out of the store for runtimes (run on the hub's machine, with its MODEL_STORE_PATH and DATABASE_URL)",
+  )
+  .argument('<repo_id>', 'registered repo, owner/name')
+  .argument('<dir>', 'where to write it (HF_HUB_CACHE for hf-cache)')
+  .addOption(
+    new Option('--layout <layout>', 'models--org--name/{blobs,snapshots,refs}, or the files under <dir>')
+      .choices(['hf-cache', 'flat'])
+      .default('hf-cache'),
+  )
+  .option(
+    '--revision <rev>',
+    'the ref to write (default: the revision the hub tracks; a commit writes no ref)',
+  )
+  .option('--allow-partial', 'export the downloaded files even if some are not downloaded yet')
+  .action(
+    async (
+      repoId: string,
+      dir: string,
+      opts: { layout: 'hf-cache' | 'flat'; revision?: string; allowPartial?: boolean },
+    ) => {
+      const [{ loadConfig }, { describeExport, runExport }] = await Promise.all([
+        import('./config.js'),
+        import('./export-command.js'),
+      ]);
+      const target = path.resolve(dir);
+      const summary = await runExport(loadConfig(process.env), {
+        repoId,
+        dir: target,
+        layout: opts.layout,
+        ...(opts.revision ? { revision: opts.revision } : {}),
+        allowPartial: opts.allowPartial === true,
+      });
+      for (const line of describeExport(summary, target)) console.log(line);
+    },
+  );
 
 registerClientCommands(program, {
   env: process.env,

@@ -42,6 +42,8 @@ const EnvSchema = Type.Object({
   WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 300_000 }),
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 50 }),
   WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 3_600_000 }),
+  SCAN_TEMP_MAX_AGE_MS: Type.Integer({ default: 24 * 3_600_000, minimum: 0 }),
+  GC_GRACE_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -138,6 +140,16 @@ export interface Config {
     /** First retry delay; doubles per attempt with jitter, capped at one hour (ms, default 1 s). */
     retryBaseMs: number;
   };
+  /**
+   * A scan removes a temp file untouched for longer than this whose artifact has no live download
+   * (ms, default 24 h): long enough that a paused or slow transfer keeps its resumable prefix.
+   */
+  scanTempMaxAgeMs: number;
+  /**
+   * GC keeps orphan blobs modified more recently than this (ms, default 1 h), so content committed
+   * just before its artifact row points at it is never collected.
+   */
+  gcGraceMs: number;
   logLevel: string;
 }
 
@@ -202,6 +214,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       maxAttempts: parsed.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: parsed.WEBHOOK_RETRY_BASE_MS,
     },
+    scanTempMaxAgeMs: parsed.SCAN_TEMP_MAX_AGE_MS,
+    gcGraceMs: parsed.GC_GRACE_MS,
     logLevel: parsed.LOG_LEVEL,
   };
 }

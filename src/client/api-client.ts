@@ -1,6 +1,7 @@
 import type { FetchLike } from 'eventsource';
 import type {
   ArtifactWire,
+  ImportRequest,
   JobAcceptedWire,
   JobListQuery,
   JobPage,
@@ -104,6 +105,10 @@ export class ModelHubClient {
 
   requestDownload(body: RepoDownloadRequest): Promise<JobAcceptedWire> {
     return this.request('POST', '/v1/hub/download', { body });
+  }
+
+  requestImport(body: ImportRequest): Promise<JobAcceptedWire> {
+    return this.request('POST', '/v1/hub/import', { body });
   }
 
   /** Every registered repo, following `next_cursor` on hubs that paginate. */

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { HubApiError, HubUnreachableError, ModelHubClient } from './api-client.js';
 import { artifactsTable, jobDetails, jobsTable, modelsTable } from './listings.js';
@@ -172,6 +173,31 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
     );
 
   program
+    .command('import')
+    .description(
+      "Import files already on the hub's machine: a Hugging Face cache, or a plain folder of one repo's files (--repo)",
+    )
+    .argument(
+      '<path>',
+      "a directory on the hub's machine (made absolute here, so run this where the hub runs)",
+    )
+    .option('--repo <repo_id>', 'the registered repo the files belong to (required for a plain folder)')
+    .option('--wait', 'follow the job until it ends; exit 1 if it fails')
+    .addOption(jsonOption(true))
+    .action(
+      run(async (dir: string, opts: JsonOption & { repo?: string; wait?: boolean }, command: Command) => {
+        const client = clientFor(command);
+        const accepted = await client.requestImport({
+          path: path.resolve(dir),
+          ...(opts.repo ? { repo_id: opts.repo } : {}),
+        });
+        if (opts.json) printJson(accepted);
+        else out(`${accepted.message}: ${accepted.job_id}`);
+        return opts.wait ? watch(client, accepted.job_id, opts.json === true) : 0;
+      }),
+    );
+
+  program
     .command('models')
     .description('List registered repos')
     .addOption(jsonOption())
@@ -211,7 +237,15 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
         'failed',
       ]),
     )
-    .addOption(new Option('--type <type>', 'only jobs of this type').choices(['sync', 'download', 'scan', 'gc', 'import']))
+    .addOption(
+      new Option('--type <type>', 'only jobs of this type').choices([
+        'sync',
+        'download',
+        'scan',
+        'gc',
+        'import',
+      ]),
+    )
     .option('--limit <n>', 'at most this many jobs (1-200, default 50)', parseLimit)
     .addOption(jsonOption())
     .action(

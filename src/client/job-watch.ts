@@ -14,7 +14,7 @@ export interface FileProgress {
   bytesDone: number;
 }
 
-export type FileSource = 'downloaded' | 'deduplicated' | 'present';
+export type FileSource = 'downloaded' | 'deduplicated' | 'present' | 'imported';
 
 /** A line-worthy happening, carried by the state only for the event that caused it. */
 export type WatchNotice =
@@ -73,7 +73,7 @@ export function initialWatchState(jobId: string): WatchState {
     bytesPerSecond: 0,
     etaSeconds: null,
     currentFiles: [],
-    sources: { downloaded: 0, deduplicated: 0, present: 0 },
+    sources: { downloaded: 0, deduplicated: 0, present: 0, imported: 0 },
     sync: null,
     error: null,
     result: null,
@@ -225,6 +225,7 @@ function applyResultCounts(state: WatchState): WatchState {
         downloaded: download.downloaded,
         deduplicated: download.deduplicated,
         present: download.already_present,
+        imported: 0,
       },
     };
   }

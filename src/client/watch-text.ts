@@ -23,6 +23,7 @@ const SOURCE_WORDS = {
   downloaded: 'downloaded',
   deduplicated: 'reused a stored blob',
   present: 'already stored',
+  imported: 'imported from a local file',
 } as const;
 
 export function describeNotice(notice: WatchNotice): string {

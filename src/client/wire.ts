@@ -115,6 +115,12 @@ export interface RepoDownloadRequest {
   exclude?: string[];
 }
 
+export interface ImportRequest {
+  /** Absolute path on the hub's machine. */
+  path: string;
+  repo_id?: string;
+}
+
 export interface JobListQuery {
   status?: string;
   type?: string;
@@ -155,7 +161,7 @@ export type HubEvent =
         path: string;
         size: number;
         sha256: string;
-        source: 'downloaded' | 'deduplicated' | 'present';
+        source: 'downloaded' | 'deduplicated' | 'present' | 'imported';
         bytes_downloaded: number;
       }
     >

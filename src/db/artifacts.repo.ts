@@ -141,6 +141,75 @@ export class ArtifactsRepository {
     return row?.sha256 ?? undefined;
   }
 
+  /**
+   * What "referenced" means for scan and GC: a blob a non-removed artifact holds (its verified
+   * sha256) or could be deduplicated onto (the LFS sha256 it advertises, whatever its status).
+   * `isSha256Referenced` asks the same question for one blob.
+   */
+  async referencedSha256(): Promise<Set<string>> {
+    const rows = await this.db
+      .selectFrom('artifacts')
+      .select('sha256 as hash')
+      .where('removedAt', 'is', null)
+      .where('sha256', 'is not', null)
+      .union(
+        this.db
+          .selectFrom('artifacts')
+          .select('upstreamSha256 as hash')
+          .where('removedAt', 'is', null)
+          .where('upstreamSha256', 'is not', null),
+      )
+      .execute();
+    return new Set(rows.flatMap((r) => (r.hash === null ? [] : [r.hash])));
+  }
+
+  async isSha256Referenced(sha256: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('artifacts')
+      .select('id')
+      .where('removedAt', 'is', null)
+      .where((eb) => eb.or([eb('sha256', '=', sha256), eb('upstreamSha256', '=', sha256)]))
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Completed artifacts (removed upstream or not), of one model or of all. */
+  async listCompleted(modelId?: string): Promise<ArtifactRow[]> {
+    let query = this.db.selectFrom('artifacts').selectAll().where('downloadStatus', '=', 'completed');
+    if (modelId !== undefined) query = query.where('modelId', '=', modelId);
+    return query.orderBy('id').execute();
+  }
+
+  /**
+   * The blob these completed artifacts pointed at is gone (missing, quarantined or collected): they
+   * are pending again, to be downloaded on demand. Returns the rows as they were.
+   */
+  async resetToPendingBySha256(sha256: string, at: string): Promise<ArtifactRow[]> {
+    const rows = await this.db
+      .selectFrom('artifacts')
+      .selectAll()
+      .where('sha256', '=', sha256)
+      .where('downloadStatus', '=', 'completed')
+      .execute();
+    await this.resetToPending(
+      rows.map((r) => r.id),
+      at,
+    );
+    return rows;
+  }
+
+  async resetToPending(ids: readonly string[], at: string): Promise<void> {
+    for (let i = 0; i < ids.length; i += BATCH_ROWS) {
+      await this.db
+        .updateTable('artifacts')
+        .set({ downloadStatus: 'pending', sha256: null, localPath: null, bytesDownloaded: 0, updatedAt: at })
+        .where('id', 'in', ids.slice(i, i + BATCH_ROWS))
+        .where('downloadStatus', '=', 'completed')
+        .execute();
+    }
+  }
+
   async update(id: string, set: ArtifactUpdate): Promise<void> {
     await this.db.updateTable('artifacts').set(set).where('id', '=', id).execute();
   }
@@ -160,5 +229,64 @@ export class ArtifactsRepository {
       .executeTakeFirstOrThrow();
     // count and sum arrive as strings from PostgreSQL (bigint, numeric); sum is null with no rows.
     return { blobs: Number(row.blobs), bytes: Number(row.bytes ?? 0) };
+  }
+
+  /** Distinct blobs the model's completed artifacts point at. */
+  async completedSha256OfModel(modelId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('artifacts')
+      .select('sha256')
+      .distinct()
+      .where('modelId', '=', modelId)
+      .where('downloadStatus', '=', 'completed')
+      .where('sha256', 'is not', null)
+      .execute();
+    return rows.flatMap((r) => (r.sha256 === null ? [] : [r.sha256]));
+  }
+
+  /**
+   * Per model: completed files, their total size (logical), and the size of the blobs no other
+   * model points at (unique: what deleting the model and collecting its blobs would free).
+   */
+  async usageByModel(): Promise<
+    { modelId: string; files: number; logicalBytes: number; uniqueBytes: number }[]
+  > {
+    const logical = await this.db
+      .selectFrom('artifacts')
+      .select(['modelId', (eb) => eb.fn.countAll().as('files'), (eb) => eb.fn.sum('size').as('bytes')])
+      .where('downloadStatus', '=', 'completed')
+      .groupBy('modelId')
+      .execute();
+    const uniqueBlobs = this.db
+      .selectFrom('artifacts as a')
+      .select(['a.modelId', 'a.sha256', (eb) => eb.fn.max('a.size').as('size')])
+      .where('a.downloadStatus', '=', 'completed')
+      .where('a.sha256', 'is not', null)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('artifacts as b')
+              .select('b.id')
+              .whereRef('b.sha256', '=', 'a.sha256')
+              .whereRef('b.modelId', '<>', 'a.modelId')
+              .where('b.downloadStatus', '=', 'completed'),
+          ),
+        ),
+      )
+      .groupBy(['a.modelId', 'a.sha256'])
+      .as('u');
+    const unique = await this.db
+      .selectFrom(uniqueBlobs)
+      .select(['u.modelId', (eb) => eb.fn.sum('u.size').as('bytes')])
+      .groupBy('u.modelId')
+      .execute();
+    const uniqueByModel = new Map(unique.map((r) => [r.modelId, Number(r.bytes ?? 0)]));
+    // count and sum arrive as strings from PostgreSQL (bigint, numeric).
+    return logical.map((r) => ({
+      modelId: r.modelId,
+      files: Number(r.files),
+      logicalBytes: Number(r.bytes ?? 0),
+      uniqueBytes: uniqueByModel.get(r.modelId) ?? 0,
+    }));
   }
 }

@@ -26,6 +26,17 @@ export class LeasesRepository {
     return row !== undefined;
   }
 
+  /** Whether someone holds `key` at `at` (a lapsed lease counts as free). */
+  async isHeld(key: string, at: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('leases')
+      .select('key')
+      .where('key', '=', key)
+      .where('expiresAt', '>=', at)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async renewAll(holder: string, until: string): Promise<void> {
     await this.db.updateTable('leases').set({ expiresAt: until }).where('holder', '=', holder).execute();
   }

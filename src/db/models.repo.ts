@@ -25,6 +25,21 @@ export class ModelsRepository {
     return this.db.selectFrom('modelRepos').selectAll().orderBy('createdAt').orderBy('id').execute();
   }
 
+  /** Its artifacts go with it (foreign key cascade); false when there was no such model. */
+  async delete(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('modelRepos').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  async setPinned(id: string, pinnedAt: string | null, at: string): Promise<ModelRepoRow | undefined> {
+    return this.db
+      .updateTable('modelRepos')
+      .set({ pinnedAt, updatedAt: at })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
   async setStatus(
     id: string,
     status: ModelStatus,

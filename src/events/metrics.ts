@@ -21,7 +21,7 @@ export interface HubInstrumentation {
 }
 
 export type IntegrityKind = 'sha256' | 'git-sha1' | 'size';
-export type DownloadSource = 'downloaded' | 'deduplicated' | 'present';
+export type DownloadSource = 'downloaded' | 'deduplicated' | 'present' | 'imported';
 export type WebhookOutcome = 'succeeded' | 'retry' | 'dead';
 
 export interface CompletedDownload {
@@ -74,7 +74,7 @@ const JOB_STATUSES = Object.keys({ pending: 0, running: 0, completed: 0, failed:
   0
 >) as JobStatus[];
 const INTEGRITY_KINDS: readonly IntegrityKind[] = ['sha256', 'git-sha1', 'size'];
-const DOWNLOAD_SOURCES: readonly DownloadSource[] = ['downloaded', 'deduplicated', 'present'];
+const DOWNLOAD_SOURCES: readonly DownloadSource[] = ['downloaded', 'deduplicated', 'present', 'imported'];
 const WEBHOOK_OUTCOMES: readonly WebhookOutcome[] = ['succeeded', 'retry', 'dead'];
 
 /** X-Error-Code comes from upstream: anything unexpected is one label value, not a new series each. */
@@ -139,7 +139,7 @@ export class HubMetrics implements HubInstrumentation {
     });
     this.artifactsCompleted = new Counter({
       name: `${PREFIX}artifacts_completed_total`,
-      help: 'Artifacts completed, by source: downloaded, deduplicated (an existing blob reused) or present.',
+      help: 'Artifacts completed, by source: downloaded, deduplicated (an existing blob reused), present, or imported (from a local file).',
       labelNames: ['source'],
       registers,
     });

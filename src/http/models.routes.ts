@@ -34,6 +34,52 @@ export function modelsRoutes(deps: {
       async (request) => presentModel(await deps.registry.getModel(request.params.id)),
     );
 
+    app.patch(
+      '/v1/hub/models/:id',
+      {
+        schema: {
+          summary: 'Pin or unpin a repo (pinned blobs are never evicted to meet the store quota)',
+          tags: ['models'],
+          params: ModelIdParams,
+          body: Type.Object({ pinned: Type.Boolean() }, { additionalProperties: false }),
+          response: { 200: Model, 400: ErrorBody, 404: ErrorBody, 415: ErrorBody },
+        },
+      },
+      async (request) => presentModel(await deps.registry.setPinned(request.params.id, request.body.pinned)),
+    );
+
+    app.delete(
+      '/v1/hub/models/:id',
+      {
+        schema: {
+          summary: 'Forget a repo and its artifacts; `purge=true` also collects its now unreferenced blobs',
+          tags: ['models'],
+          params: ModelIdParams,
+          querystring: Type.Object(
+            { purge: Type.Optional(Type.Boolean({ default: false })) },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Object({
+              deleted: Model,
+              gc_job_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+                description: 'The gc job collecting its blobs (purge=true), else null',
+              }),
+            }),
+            400: ErrorBody,
+            404: ErrorBody,
+          },
+        },
+      },
+      async (request) => {
+        const { model, gcJobId } = await deps.registry.deleteModel(
+          request.params.id,
+          request.query.purge ?? false,
+        );
+        return { deleted: presentModel(model), gc_job_id: gcJobId };
+      },
+    );
+
     app.get(
       '/v1/hub/models/:id/artifacts',
       {

@@ -15,6 +15,7 @@ export function presentModel(m: ModelRepoRow): ModelWire {
     status: m.status,
     error: m.error,
     last_synced_at: m.lastSyncedAt,
+    pinned: m.pinnedAt !== null,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
   };

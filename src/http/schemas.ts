@@ -30,6 +30,7 @@ export const Model = Type.Object({
   ]),
   error: NullableString,
   last_synced_at: Type.Union([Timestamp, Type.Null()]),
+  pinned: Type.Boolean({ description: 'Pinned models keep their blobs when the store must shrink' }),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -10,16 +10,21 @@ import type { Logger } from 'pino';
 import type { EventsService } from '../services/events.service.js';
 import type { JobsService } from '../services/jobs.service.js';
 import type { RegistryService } from '../services/registry.service.js';
+import type { StorageService } from '../services/storage.service.js';
 import type { WebhooksService } from '../services/webhooks.service.js';
 import { handleError } from './error-handler.js';
 import { eventsRoutes } from './events.routes.js';
 import { hubRoutes } from './hub.routes.js';
+import { importRoutes } from './import.routes.js';
 import { jobsRoutes } from './jobs.routes.js';
 import { modelsRoutes } from './models.routes.js';
 import { type OpsDeps, opsRoutes } from './ops.routes.js';
+import { storageRoutes } from './storage.routes.js';
+import { storageJobsRoutes } from './storage-jobs.routes.js';
 import { webhooksRoutes } from './webhooks.routes.js';
 
 export interface HttpDeps extends OpsDeps {
+  storage: StorageService;
   registry: RegistryService;
   jobs: JobsService;
   webhooks: WebhooksService;
@@ -90,10 +95,13 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   await app.register(opsRoutes(deps));
   await app.register(hubRoutes(deps));
+  await app.register(importRoutes(deps));
   await app.register(jobsRoutes(deps));
   await app.register(fastifySSE, { heartbeatInterval: deps.sseHeartbeatMs });
   await app.register(eventsRoutes(deps));
   await app.register(modelsRoutes(deps));
   await app.register(webhooksRoutes(deps));
+  await app.register(storageJobsRoutes(deps));
+  await app.register(storageRoutes(deps));
   return app as unknown as FastifyInstance;
 }

@@ -9,7 +9,14 @@ import { Invalid, NotFound } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
 import { emptyProgress, type ProgressSnapshot } from '../events/job-progress.js';
 import type { JobQueue } from '../queue/job-queue.js';
-import type { DownloadPayload, SyncPayload } from '../tasks/job-payloads.js';
+import { inspectImportSource } from '../store/hf-cache-layout.js';
+import type {
+  DownloadPayload,
+  GcPayload,
+  ImportPayload,
+  ScanPayload,
+  SyncPayload,
+} from '../tasks/job-payloads.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 export interface JobView {
@@ -93,6 +100,61 @@ export class JobsService {
     return this.enqueueDownload(ids);
   }
 
+  /** A scan of the whole store, or of one registered repo's artifacts; an identical queued scan is joined. */
+  async requestScan(options: { deep: boolean; repoId?: string }): Promise<JobRequestOutcome> {
+    let payload: ScanPayload = { deep: options.deep };
+    if (options.repoId !== undefined) {
+      const model = await this.models.findByRepoId(options.repoId);
+      if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${options.repoId} is not registered`);
+      payload = { ...payload, model_id: model.id, repo_id: model.repoId };
+    }
+    const what = `${options.deep ? 'Deep scan' : 'Scan'}${payload.repo_id ? ` of ${payload.repo_id}` : ''}`;
+    const active = await this.jobs.findActive('scan', toJson(payload));
+    if (active) return { job: active, message: `${what} already queued` };
+    const job = await this.enqueue('scan', payload);
+    return { job, message: `${what} queued` };
+  }
+
+  async requestGc(options: {
+    dryRun: boolean;
+    graceMs?: number;
+    onlySha256?: string[];
+  }): Promise<JobRequestOutcome> {
+    const payload: GcPayload = {
+      dry_run: options.dryRun,
+      ...(options.graceMs === undefined ? {} : { grace_ms: options.graceMs }),
+      ...(options.onlySha256 === undefined ? {} : { only_sha256: options.onlySha256 }),
+    };
+    const job = await this.enqueue('gc', payload);
+    return {
+      job,
+      message: options.dryRun ? 'Garbage collection (dry run) queued' : 'Garbage collection queued',
+    };
+  }
+
+  /**
+   * Files already on the hub's machine (a Hugging Face cache, or a plain folder for `repoId`); the
+   * path is checked now so a typo is a 400, not a failed job.
+   */
+  async requestImport(dir: string, repoId?: string): Promise<JobRequestOutcome> {
+    const source = await inspectImportSource(dir);
+    if (repoId !== undefined && !(await this.models.findByRepoId(repoId))) {
+      throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
+    }
+    if (source.kind === 'folder' && repoId === undefined) {
+      throw new Invalid(
+        'VALIDATION_FAILED',
+        `${dir} is not a Hugging Face cache (no models--org--name folder); pass repo_id to import a plain folder`,
+      );
+    }
+    const payload: ImportPayload = { path: dir, ...(repoId === undefined ? {} : { repo_id: repoId }) };
+    const job = await this.enqueue('import', payload);
+    return {
+      job,
+      message: `Import job queued for ${source.kind === 'folder' ? `a folder of ${repoId}` : 'a Hugging Face cache'}`,
+    };
+  }
+
   private async enqueueDownload(artifactIds: string[]): Promise<JobRequestOutcome> {
     const payload: DownloadPayload = { artifact_ids: artifactIds };
     const job = await this.enqueue('download', payload);
@@ -129,7 +191,10 @@ export class JobsService {
     };
   }
 
-  private async enqueue(type: JobType, payload: SyncPayload | DownloadPayload): Promise<JobRow> {
+  private async enqueue(
+    type: JobType,
+    payload: SyncPayload | DownloadPayload | GcPayload | ImportPayload | ScanPayload,
+  ): Promise<JobRow> {
     const id = newId();
     const job = await this.events.commit(
       (trx) => this.jobs.in(trx).insert({ id, type, payload: toJson(payload), createdAt: nowIso() }),

@@ -68,6 +68,29 @@ export class RegistryService {
     return model;
   }
 
+  /** Pinned models keep their blobs when the store must shrink to its quota. */
+  async setPinned(id: string, pinned: boolean): Promise<ModelRepoRow> {
+    const at = nowIso();
+    const current = await this.getModel(id);
+    const pinnedAt = pinned ? (current.pinnedAt ?? at) : null;
+    const model = await this.models.setPinned(id, pinnedAt, at);
+    if (!model) throw new NotFound('REPO_NOT_FOUND', `Model ${id} not found`);
+    return model;
+  }
+
+  /**
+   * Forgets the model and its artifacts. Its blobs stay (other models may share them) unless
+   * `purge`: then a gc job collects those that nothing references any more.
+   */
+  async deleteModel(id: string, purge: boolean): Promise<{ model: ModelRepoRow; gcJobId: string | null }> {
+    const model = await this.getModel(id);
+    const blobs = purge ? await this.artifacts.completedSha256OfModel(id) : [];
+    if (!(await this.models.delete(id))) throw new NotFound('REPO_NOT_FOUND', `Model ${id} not found`);
+    if (!purge || blobs.length === 0) return { model, gcJobId: null };
+    const { job } = await this.jobs.requestGc({ dryRun: false, graceMs: 0, onlySha256: blobs });
+    return { model, gcJobId: job.id };
+  }
+
   async listArtifacts(modelId: string): Promise<ArtifactRow[]> {
     await this.getModel(modelId);
     return this.artifacts.listByModel(modelId);

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, type Dirent, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Invalid } from '../errors.js';
@@ -10,6 +11,7 @@ import { safeJoin } from './safe-path.js';
  *   <root>/blobs/sha256/<64 hex>        immutable content, named by its sha256
  *   <root>/metadata/<Vendor>_<Name>/<path>  small metadata files, hard-linked (or copied) from blobs
  *   <root>/temp/<artifact>.part[.json]  partial downloads and their resume state; never read as content
+ *   <root>/quarantine/sha256/<hash>.<ms>  blobs a deep scan found corrupt; kept, never read as content
  *
  * Content reaches `blobs/` only through `commitTemp`: the writer has already verified and fsynced
  * it, the rename is atomic, and the directory is fsynced after it.
@@ -50,6 +52,12 @@ export class BlobStore {
 
   absolutePath(relativePath: string): string {
     return safeJoin(this.root, relativePath);
+  }
+
+  /** Free and total space of the filesystem holding the store. */
+  async diskSpace(): Promise<{ freeBytes: number; totalBytes: number }> {
+    const stats = await fs.statfs(this.root);
+    return { freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize };
   }
 
   async hasBlob(sha256: string): Promise<boolean> {
@@ -98,7 +106,158 @@ export class BlobStore {
       await fs.copyFile(this.blobPath(sha256), staging);
     }
     await fs.rename(staging, target);
+    // rename() is a no-op when both names already link the same inode (materialized before):
+    // the staging name would be left behind.
+    await fs.rm(staging, { force: true });
     return path.relative(this.root, target).split(path.sep).join('/');
+  }
+
+  /**
+   * Every entry of blobs/sha256/, streamed (it may hold millions). An entry that is not a file named
+   * by a sha256 comes back as `unexpected`, for callers to report; nothing here touches it.
+   */
+  async *listBlobs(): AsyncGenerator<BlobListing> {
+    for await (const entry of await fs.opendir(this.blobsDir)) {
+      if (!entry.isFile() || !SHA256_HEX.test(entry.name)) {
+        yield { kind: 'unexpected', name: entry.name };
+        continue;
+      }
+      const stat = await statIfExists(path.join(this.blobsDir, entry.name));
+      if (stat) yield { kind: 'blob', sha256: entry.name, ...describeFile(stat) };
+    }
+  }
+
+  /** Size, mtime and identity of a blob; undefined when it is not there. */
+  async statBlob(sha256: string): Promise<StoredFile | undefined> {
+    const stat = await statIfExists(this.blobPath(sha256));
+    return stat ? describeFile(stat) : undefined;
+  }
+
+  /** The sha256 of a blob's bytes as they are on disk now; `onBytes` sees each chunk's length. */
+  async hashBlob(sha256: string, onBytes: (bytes: number) => void): Promise<string> {
+    return hashFile(this.blobPath(sha256), onBytes);
+  }
+
+  /**
+   * Moves a blob whose bytes no longer match its name to quarantine/sha256/<hash>.<ms timestamp>:
+   * out of the way of every reader, but kept for inspection, never deleted here.
+   */
+  async quarantineBlob(sha256: string): Promise<string> {
+    const relativePath = `quarantine/sha256/${sha256}.${Date.now()}`;
+    const target = safeJoin(this.root, relativePath);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.rename(this.blobPath(sha256), target);
+    return relativePath;
+  }
+
+  async deleteBlob(sha256: string): Promise<void> {
+    await fs.rm(this.blobPath(sha256), { force: true });
+  }
+
+  /** Plain files directly in temp/ (partial downloads, their resume state, staging files). */
+  async *listTemp(): AsyncGenerator<{ name: string } & StoredFile> {
+    for await (const entry of await fs.opendir(this.tempDir)) {
+      if (!entry.isFile()) continue;
+      const stat = await statIfExists(path.join(this.tempDir, entry.name));
+      if (stat) yield { name: entry.name, ...describeFile(stat) };
+    }
+  }
+
+  async removeTemp(name: string): Promise<void> {
+    await fs.rm(safeJoin(this.tempDir, name), { force: true });
+  }
+
+  /**
+   * Whether metadata/<folder>/<repoPath> holds the blob's bytes: a link to it (same inode), or a
+   * copy with the same size and sha256.
+   */
+  async metadataState(
+    folder: string,
+    repoPath: string,
+    sha256: string,
+  ): Promise<'ok' | 'missing' | 'differs'> {
+    const file = safeJoin(this.metadataDir, `${folder}/${repoPath}`);
+    const [metadata, blob] = await Promise.all([statIfExists(file), statIfExists(this.blobPath(sha256))]);
+    if (!metadata?.isFile()) return 'missing';
+    if (blob && metadata.ino === blob.ino && metadata.dev === blob.dev) return 'ok';
+    if (blob && metadata.size !== blob.size) return 'differs';
+    return (await hashFile(file, () => undefined)) === sha256 ? 'ok' : 'differs';
+  }
+
+  /** Files under metadata/ that are hard links to one of `files` (by device and inode), store-relative. */
+  async findMetadataLinks(files: readonly StoredFile[]): Promise<Map<StoredFile, string[]>> {
+    const byIdentity = new Map(files.map((f) => [`${f.device}:${f.inode}`, f]));
+    const links = new Map<StoredFile, string[]>();
+    for await (const file of walkFiles(this.metadataDir)) {
+      const stat = await statIfExists(file);
+      const owner = stat && byIdentity.get(`${stat.dev}:${stat.ino}`);
+      if (!owner) continue;
+      const relative = path.relative(this.root, file).split(path.sep).join('/');
+      links.set(owner, [...(links.get(owner) ?? []), relative]);
+    }
+    return links;
+  }
+
+  /** Removes a metadata file (store-relative path) unless it changed identity since it was found. */
+  async removeMetadataLink(relativePath: string, expected: StoredFile): Promise<boolean> {
+    if (!relativePath.startsWith('metadata/')) {
+      throw new Invalid('INVALID_PATH', `Not a metadata path: ${relativePath}`);
+    }
+    const file = safeJoin(this.root, relativePath);
+    const stat = await statIfExists(file);
+    if (!stat || stat.ino !== expected.inode || stat.dev !== expected.device) return false;
+    await fs.rm(file, { force: true });
+    return true;
+  }
+}
+
+/** A file's size, modification time and identity (device, inode) as the store compares them. */
+export interface StoredFile {
+  sizeBytes: number;
+  mtimeMs: number;
+  device: number;
+  inode: number;
+}
+
+export type BlobListing =
+  | ({ kind: 'blob'; sha256: string } & StoredFile)
+  | { kind: 'unexpected'; name: string };
+
+function describeFile(stat: Stats): StoredFile {
+  return { sizeBytes: stat.size, mtimeMs: stat.mtimeMs, device: stat.dev, inode: stat.ino };
+}
+
+async function statIfExists(p: string): Promise<Stats | undefined> {
+  try {
+    return await fs.stat(p);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+async function hashFile(file: string, onBytes: (bytes: number) => void): Promise<string> {
+  const hash = createHash('sha256');
+  // Large reads: hashing, not syscalls, should be what limits the rate.
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    onBytes(chunk.byteLength);
+  }
+  return hash.digest('hex');
+}
+
+async function* walkFiles(dir: string): AsyncGenerator<string> {
+  let entries: Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return;
+    throw error;
+  }
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) yield* walkFiles(full);
+    else if (entry.isFile()) yield full;
   }
 }
 

@@ -3,6 +3,7 @@ import { nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
 import type { JobsRepository } from '../db/jobs.repo.js';
 import { toJson } from '../db/json.js';
+import type { LeasesRepository } from '../db/leases.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import { errorMessage } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
@@ -12,10 +13,13 @@ import type { HubInstrumentation } from '../events/metrics.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { PartialDownloads } from '../store/partial-downloads.js';
 import type { HubClient } from '../upstream/hf-client.js';
+import { collectGarbage } from './collect-garbage.js';
 import type { SingleFlight } from './download/single-flight.js';
 import type { TransferSettings } from './download/transfer.js';
 import { DownloadJobError, runDownloadJob } from './download-job.js';
-import type { DownloadPayload, SyncPayload } from './job-payloads.js';
+import { importFiles } from './import-files.js';
+import type { DownloadPayload, GcPayload, ImportPayload, ScanPayload, SyncPayload } from './job-payloads.js';
+import { scanStore } from './scan-store.js';
 import { syncRepo } from './sync-repo.js';
 import type { WorkerLeases } from './worker-leases.js';
 
@@ -32,6 +36,12 @@ export interface JobRunnerDeps {
   leases: WorkerLeases;
   metadataMaxBytes: number;
   fileConcurrency: number;
+  /** Lease rows, for scan and GC to see (and GC to take) content leases under their own holder. */
+  leaseRows: LeasesRepository;
+  /** Scan: stale temp files are older than this (ms). */
+  scanTempMaxAgeMs: number;
+  /** GC: orphans younger than this are kept when the job does not say (ms). */
+  gcGraceMs: number;
   events: EventLog;
   metrics: HubInstrumentation;
   /** Progress is written and published at most this often per job (ms). */
@@ -103,6 +113,15 @@ export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise
           break;
         case 'download':
           result = await runDownloadJob(taskDeps, payload as DownloadPayload);
+          break;
+        case 'import':
+          result = await importFiles(taskDeps, payload as ImportPayload);
+          break;
+        case 'scan':
+          result = await scanStore(taskDeps, payload as ScanPayload);
+          break;
+        case 'gc':
+          result = await collectGarbage(taskDeps, payload as GcPayload);
           break;
         default:
           throw new Error(`Job type ${job.type} is not supported by this version`);

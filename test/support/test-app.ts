@@ -15,6 +15,8 @@ export interface JsonResponse<T = any> {
 export interface TestApp {
   app: App;
   storePath: string;
+  /** The backend's environment (DATABASE_URL, REDIS_URL… in distributed mode), for child processes. */
+  backendEnv: Record<string, string>;
   request<T = any>(
     method: 'GET' | 'POST' | 'DELETE' | 'PATCH',
     url: string,
@@ -60,6 +62,7 @@ export async function startTestApp(
   return {
     app,
     storePath,
+    backendEnv: backend.env,
     request,
     async waitForJob(jobId, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,57 @@
+import type { Config } from './config.js';
+import { ArtifactsRepository } from './db/artifacts.repo.js';
+import { openDatabase } from './db/connection.js';
+import { ModelsRepository } from './db/models.repo.js';
+import { type ExportRequest, ExportService, type ExportSummary } from './services/export.service.js';
+import { BlobStore } from './store/blob-store.js';
+
+/**
+ * `model-hub export`: a server-side command like `migrate`. It runs on the hub's machine, opens
+ * the hub's database and store directly (no HTTP, no worker), and writes the export.
+ */
+export async function runExport(config: Config, request: ExportRequest): Promise<ExportSummary> {
+  const db = openDatabase(config.database);
+  try {
+    const service = new ExportService(
+      new ModelsRepository(db),
+      new ArtifactsRepository(db),
+      new BlobStore(config.storePath),
+    );
+    return await service.exportRepo(request);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** What the command prints: the summary, then how a runtime should be pointed at the export. */
+export function describeExport(summary: ExportSummary, dir: string): string[] {
+  const placed =
+    summary.layout === 'hf-cache'
+      ? `blobs: ${summary.linked} hard-linked, ${summary.copied} copied, ${summary.present} already there`
+      : `files: ${summary.linked} hard-linked, ${summary.copied} copied, ${summary.present} already there`;
+  const lines = [
+    `Exported ${summary.repoId} at ${summary.commit} to ${summary.root} (${summary.layout}): ${summary.files} files, ${formatBytes(summary.bytes)}; ${placed}`,
+  ];
+  if (summary.missing.length > 0) {
+    lines.push(
+      `Left out ${summary.missing.length} file(s) that are not downloaded: ${summary.missing.slice(0, 5).join(', ')}`,
+    );
+  }
+  lines.push(
+    summary.layout === 'hf-cache'
+      ? `Use it with: HF_HUB_OFFLINE=1 HF_HUB_CACHE=${dir}`
+      : `Load it from the folder: ${dir}`,
+  );
+  return lines;
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,179 @@
+import path from 'node:path';
+import type { ArtifactsRepository } from '../db/artifacts.repo.js';
+import type { ModelsRepository } from '../db/models.repo.js';
+import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
+import { Invalid, NotFound } from '../errors.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { type Placement, placeFile, placeSymlink, placeText } from '../store/export-placement.js';
+import { cacheEtag, repoFolderName, snapshotLinkTarget } from '../store/hf-cache-layout.js';
+import { safeJoin } from '../store/safe-path.js';
+
+export type ExportLayout = 'hf-cache' | 'flat';
+
+export interface ExportRequest {
+  repoId: string;
+  /** Absolute directory to write into (created if missing). */
+  dir: string;
+  layout: ExportLayout;
+  /** The ref to write (`refs/<revision>`); the repo's tracked revision by default. */
+  revision?: string;
+  /** Export the completed files even if some are not downloaded yet. */
+  allowPartial: boolean;
+}
+
+export interface ExportSummary {
+  repoId: string;
+  commit: string;
+  layout: ExportLayout;
+  /** Where the repo landed: `<dir>/models--org--name` or `<dir>`. */
+  root: string;
+  files: number;
+  bytes: number;
+  /** Stored contents placed (one per distinct blob in hf-cache, one per file in flat). */
+  linked: number;
+  copied: number;
+  present: number;
+  /** Files left out because they are not downloaded (only with allowPartial). */
+  missing: string[];
+}
+
+const COMMIT_SHA = /^[0-9a-f]{40}$/;
+const ETAG = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const LISTED_MISSING = 5;
+
+/**
+ * export: materializes a repo's synced commit from the store for runtimes, as a Hugging Face cache
+ * entry (blobs named by etag, relative snapshot symlinks, refs) or as a flat folder. Runs on the
+ * hub's machine against its store; bytes are hard-linked from blobs/ and copied only across file
+ * systems. Re-running over an existing export only fixes what differs.
+ */
+export class ExportService {
+  constructor(
+    private readonly models: ModelsRepository,
+    private readonly artifacts: ArtifactsRepository,
+    private readonly store: BlobStore,
+  ) {}
+
+  async exportRepo(request: ExportRequest): Promise<ExportSummary> {
+    if (!path.isAbsolute(request.dir)) {
+      throw new Invalid('INVALID_PATH', `export directory must be absolute, got ${request.dir}`);
+    }
+    const model = await this.models.findByRepoId(request.repoId);
+    if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${request.repoId} is not registered`);
+    const commit = model.commitSha;
+    if (model.status !== 'synced' || !commit) {
+      throw new Invalid(
+        'REPO_NOT_SYNCED',
+        `Repository ${request.repoId} is not synced; sync and download it first`,
+      );
+    }
+    const ref = refToWrite(model, commit, request.revision);
+    const { ready, missing } = await this.exportableFiles(model);
+    if (missing.length > 0 && !request.allowPartial) {
+      throw new Invalid(
+        'VALIDATION_FAILED',
+        `${missing.length} file(s) of ${request.repoId} are not downloaded (${missing.slice(0, LISTED_MISSING).join(', ')}${missing.length > LISTED_MISSING ? ', …' : ''}); download them first, or pass --allow-partial`,
+      );
+    }
+    const placements =
+      request.layout === 'hf-cache'
+        ? await this.writeCacheEntry(request.dir, model.repoId, commit, ref, ready)
+        : await this.writeFlat(request.dir, ready);
+    return {
+      repoId: model.repoId,
+      commit,
+      layout: request.layout,
+      root: request.layout === 'hf-cache' ? safeJoin(request.dir, repoFolderName(model.repoId)) : request.dir,
+      files: ready.length,
+      bytes: ready.reduce((sum, a) => sum + a.size, 0),
+      linked: placements.filter((p) => p === 'linked').length,
+      copied: placements.filter((p) => p === 'copied').length,
+      present: placements.filter((p) => p === 'present').length,
+      missing,
+    };
+  }
+
+  /** Current files whose verified blob is on disk; the others are listed as missing. */
+  private async exportableFiles(model: ModelRepoRow): Promise<{ ready: ArtifactRow[]; missing: string[] }> {
+    const ready: ArtifactRow[] = [];
+    const missing: string[] = [];
+    for (const artifact of await this.artifacts.listByModel(model.id)) {
+      if (artifact.removedAt !== null) continue;
+      const stored =
+        artifact.downloadStatus === 'completed' &&
+        artifact.sha256 !== null &&
+        (await this.store.hasBlob(artifact.sha256));
+      if (stored) ready.push(artifact);
+      else missing.push(artifact.path);
+    }
+    return { ready, missing };
+  }
+
+  private async writeCacheEntry(
+    dir: string,
+    repoId: string,
+    commit: string,
+    ref: string | undefined,
+    files: ArtifactRow[],
+  ): Promise<Placement[]> {
+    const repoDir = safeJoin(dir, repoFolderName(repoId));
+    const blobs = new Map<string, string>();
+    for (const file of files) {
+      const etag = cacheEtag(file) ?? (file.sha256 as string);
+      if (!ETAG.test(etag))
+        throw new Invalid('VALIDATION_FAILED', `${file.path} has no usable etag (${etag})`);
+      blobs.set(etag, file.sha256 as string);
+      await placeSymlink(
+        snapshotLinkTarget(file.path, etag),
+        safeJoin(repoDir, `snapshots/${commit}/${file.path}`),
+      );
+    }
+    const placements: Placement[] = [];
+    for (const [etag, sha256] of blobs) {
+      placements.push(
+        await placeFile(this.store.blobPath(sha256), safeJoin(repoDir, `blobs/${etag}`), {
+          sameNameSameContent: true,
+        }),
+      );
+    }
+    // huggingface_hub writes the bare commit and reads it back unstripped.
+    if (ref) await placeText(safeJoin(repoDir, `refs/${ref}`), commit);
+    return placements;
+  }
+
+  private async writeFlat(dir: string, files: ArtifactRow[]): Promise<Placement[]> {
+    const placements: Placement[] = [];
+    for (const file of files) {
+      placements.push(
+        await placeFile(this.store.blobPath(file.sha256 as string), safeJoin(dir, file.path), {
+          sameNameSameContent: false,
+        }),
+      );
+    }
+    return placements;
+  }
+}
+
+/**
+ * The hub holds one commit per repo: the ref it tracks names it. A commit hash as revision writes
+ * no ref (as huggingface_hub does), and must be that commit.
+ */
+function refToWrite(model: ModelRepoRow, commit: string, revision: string | undefined): string | undefined {
+  const wanted = revision ?? model.revision;
+  if (COMMIT_SHA.test(wanted)) {
+    if (wanted !== commit) {
+      throw new Invalid(
+        'VALIDATION_FAILED',
+        `the hub holds ${model.repoId} at commit ${commit}, not ${wanted}`,
+      );
+    }
+    return undefined;
+  }
+  if (wanted !== model.revision) {
+    throw new Invalid(
+      'VALIDATION_FAILED',
+      `the hub mirrors ${model.repoId} at revision ${model.revision}, not ${wanted}`,
+    );
+  }
+  return wanted;
+}
