@@ -44,6 +44,7 @@ const EnvSchema = Type.Object({
   WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 3_600_000 }),
   SCAN_TEMP_MAX_AGE_MS: Type.Integer({ default: 24 * 3_600_000, minimum: 0 }),
   GC_GRACE_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
+  STORE_MAX_BYTES: Type.Optional(Type.Integer({ minimum: 1 })),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -150,6 +151,11 @@ export interface Config {
    * just before its artifact row points at it is never collected.
    */
   gcGraceMs: number;
+  /**
+   * The store quota (bytes; unset: none). After each job that adds content, the least recently used
+   * weight blobs of unpinned models are evicted until the store fits; their artifacts go back to pending.
+   */
+  storeMaxBytes: number | undefined;
   logLevel: string;
 }
 
@@ -216,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     },
     scanTempMaxAgeMs: parsed.SCAN_TEMP_MAX_AGE_MS,
     gcGraceMs: parsed.GC_GRACE_MS,
+    storeMaxBytes: parsed.STORE_MAX_BYTES,
     logLevel: parsed.LOG_LEVEL,
   };
 }

@@ -289,4 +289,43 @@ export class ArtifactsRepository {
       uniqueBytes: uniqueByModel.get(r.modelId) ?? 0,
     }));
   }
+
+  /** Their content was just used (reused as already stored, exported): it is evicted last. */
+  async markUsed(ids: readonly string[], at: string): Promise<void> {
+    for (let i = 0; i < ids.length; i += BATCH_ROWS) {
+      await this.db
+        .updateTable('artifacts')
+        .set({ lastUsedAt: at })
+        .where('id', 'in', ids.slice(i, i + BATCH_ROWS))
+        .execute();
+    }
+  }
+
+  /**
+   * Weight blobs the store quota may evict, least recently used first: completed `model` files of
+   * which no copy belongs to a pinned model. Configs and tokenizers are never evicted.
+   */
+  async evictionCandidates(limit: number): Promise<{ sha256: string; size: number }[]> {
+    const rows = await this.db
+      .selectFrom('artifacts as a')
+      .innerJoin('modelRepos as m', 'm.id', 'a.modelId')
+      .select([
+        'a.sha256',
+        (eb) => eb.fn.max('a.size').as('size'),
+        (eb) => eb.fn.max(eb.fn.coalesce('a.lastUsedAt', 'a.updatedAt')).as('lastUsed'),
+      ])
+      .where('a.downloadStatus', '=', 'completed')
+      .where('a.sha256', 'is not', null)
+      .groupBy('a.sha256')
+      .having((eb) =>
+        eb.and([
+          eb(eb.fn.count(eb.case().when('m.pinnedAt', 'is not', null).then(1).end()), '=', 0),
+          eb(eb.fn.count(eb.case().when('a.fileType', '<>', 'model').then(1).end()), '=', 0),
+        ]),
+      )
+      .orderBy('lastUsed')
+      .limit(limit)
+      .execute();
+    return rows.flatMap((r) => (r.sha256 === null ? [] : [{ sha256: r.sha256, size: Number(r.size) }]));
+  }
 }

@@ -45,6 +45,8 @@ export interface ArtifactsTable {
   bytesDownloaded: ColumnType<number, number | undefined, number>;
   error: string | null;
   removedAt: string | null;
+  /** When its content was last downloaded, reused, imported or exported: the store quota's LRU order. */
+  lastUsedAt: ColumnType<string | null, string | null | undefined, string | null>;
   createdAt: string;
   updatedAt: string;
 }

@@ -13,6 +13,9 @@ const StorageReport = Type.Object({
   },
   dedup_saved_bytes: { ...Bytes, description: 'logical_bytes - blob_bytes' },
   disk: Type.Object({ free_bytes: Bytes, total_bytes: Bytes }),
+  quota_bytes: Type.Union([Bytes, Type.Null()], {
+    description: 'STORE_MAX_BYTES: least recently used weight blobs of unpinned models are evicted above it',
+  }),
   models: Type.Array(
     Type.Object({
       id: Type.String({ format: 'uuid' }),
@@ -47,6 +50,7 @@ export function storageRoutes(deps: { storage: StorageService }): FastifyPluginA
           logical_bytes: r.logicalBytes,
           dedup_saved_bytes: r.dedupSavedBytes,
           disk: { free_bytes: r.disk.freeBytes, total_bytes: r.disk.totalBytes },
+          quota_bytes: r.quotaBytes,
           models: r.models.map((m) => ({
             id: m.modelId,
             repo_id: m.repoId,

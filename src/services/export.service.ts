@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
@@ -79,6 +80,11 @@ export class ExportService {
       request.layout === 'hf-cache'
         ? await this.writeCacheEntry(request.dir, model.repoId, commit, ref, ready)
         : await this.writeFlat(request.dir, ready);
+    // Exported content is in use by a runtime: the store quota evicts it last.
+    await this.artifacts.markUsed(
+      ready.map((a) => a.id),
+      nowIso(),
+    );
     return {
       repoId: model.repoId,
       commit,

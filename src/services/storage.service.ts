@@ -20,6 +20,8 @@ export interface StorageReport {
   /** What content addressing saves: logical minus blob bytes. */
   dedupSavedBytes: number;
   disk: { freeBytes: number; totalBytes: number };
+  /** STORE_MAX_BYTES, or null without a quota. */
+  quotaBytes: number | null;
   models: ModelUsage[];
 }
 
@@ -28,6 +30,7 @@ export class StorageService {
     private readonly models: ModelsRepository,
     private readonly artifacts: ArtifactsRepository,
     private readonly store: BlobStore,
+    private readonly quotaBytes: number | undefined,
   ) {}
 
   async report(): Promise<StorageReport> {
@@ -45,6 +48,7 @@ export class StorageService {
       logicalBytes,
       dedupSavedBytes: Math.max(0, logicalBytes - usage.bytes),
       disk,
+      quotaBytes: this.quotaBytes ?? null,
       models: models.map((m) => ({
         modelId: m.id,
         repoId: m.repoId,

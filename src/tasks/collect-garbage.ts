@@ -2,6 +2,7 @@ import { nowIso } from '../clock.js';
 import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.js';
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { BlobStore, StoredFile } from '../store/blob-store.js';
+import { deleteBlobUnderLease } from './blob-deletion.js';
 import { CappedLog } from './capped-log.js';
 import type { GcPayload, GcResult } from './job-payloads.js';
 
@@ -16,8 +17,6 @@ export interface GcDeps {
 }
 
 const LISTED_SHA256 = 100;
-/** GC holds a blob's content lease only while it re-checks and deletes that blob. */
-const DELETE_LEASE_MS = 60_000;
 
 type Candidate = { sha256: string } & StoredFile;
 
@@ -87,7 +86,13 @@ export async function collectGarbage(deps: GcDeps, payload: GcPayload): Promise<
       await logger.line('collect', `Would delete orphan blob ${blob.sha256} (${blob.sizeBytes} bytes)`);
       continue;
     }
-    if (!(await deleteUnderLease(deps, blob))) {
+    const deleted = await deleteBlobUnderLease(
+      deps,
+      blob.sha256,
+      `gc:${deps.jobId}`,
+      async () => !(await deps.artifacts.isSha256Referenced(blob.sha256)),
+    );
+    if (!deleted) {
       result.kept_referenced++;
       continue;
     }
@@ -106,25 +111,6 @@ export async function collectGarbage(deps: GcDeps, payload: GcPayload): Promise<
       `${result.kept_recent} kept as younger than ${graceMs} ms, ${result.kept_referenced} referenced blob(s) kept`,
   );
   return result;
-}
-
-/**
- * True when the blob was deleted. Artifacts removed upstream may still point at it; they go back to
- * pending with it, so no row claims content the store no longer has.
- */
-async function deleteUnderLease(deps: GcDeps, blob: Candidate): Promise<boolean> {
-  const key = contentKey(blob.sha256);
-  const holder = `gc:${deps.jobId}`;
-  const until = new Date(Date.now() + DELETE_LEASE_MS).toISOString();
-  if (!(await deps.leaseRows.acquire(key, holder, nowIso(), until))) return false;
-  try {
-    if (await deps.artifacts.isSha256Referenced(blob.sha256)) return false;
-    await deps.store.deleteBlob(blob.sha256);
-    await deps.artifacts.resetToPendingBySha256(blob.sha256, nowIso());
-    return true;
-  } finally {
-    await deps.leaseRows.release(key, holder);
-  }
 }
 
 /** The lease a download of LFS content with this sha256 takes. */

@@ -67,6 +67,7 @@ export async function downloadArtifact(
       await deps.store.materializeMetadata(`${model.vendor}_${model.name}`, artifact.path, outcome.sha256);
     }
     if (outcome.source === 'present') {
+      await deps.artifacts.markUsed([artifact.id], nowIso());
       await deps.events.record(completedEvent(deps, artifact, outcome.sha256, 'present', 0));
     }
     deps.progress.fileFinished(artifact.id, { ok: true, size: artifact.size });
@@ -232,6 +233,7 @@ async function markCompleted(
         bytesDownloaded: artifact.size,
         error: null,
         updatedAt: nowIso(),
+        lastUsedAt: nowIso(),
       }),
     [completedEvent(deps, artifact, sha256, how.source, how.bytes)],
   );

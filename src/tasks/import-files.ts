@@ -275,6 +275,7 @@ async function markCompleted(
         bytesDownloaded: artifact.size,
         error: null,
         updatedAt: nowIso(),
+        lastUsedAt: nowIso(),
       }),
     [
       {

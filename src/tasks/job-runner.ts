@@ -5,6 +5,7 @@ import type { JobsRepository } from '../db/jobs.repo.js';
 import { toJson } from '../db/json.js';
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
+import type { JobType } from '../db/schema.js';
 import { errorMessage } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
 import type { NewEvent } from '../events/hub-event.js';
@@ -20,8 +21,12 @@ import { DownloadJobError, runDownloadJob } from './download-job.js';
 import { importFiles } from './import-files.js';
 import type { DownloadPayload, GcPayload, ImportPayload, ScanPayload, SyncPayload } from './job-payloads.js';
 import { scanStore } from './scan-store.js';
+import { enforceQuota } from './store-quota.js';
 import { syncRepo } from './sync-repo.js';
 import type { WorkerLeases } from './worker-leases.js';
+
+/** Jobs after which the store may be over its quota. */
+const ADDS_CONTENT = new Set<JobType>(['sync', 'download', 'import']);
 
 export interface JobRunnerDeps {
   jobs: JobsRepository;
@@ -42,6 +47,8 @@ export interface JobRunnerDeps {
   scanTempMaxAgeMs: number;
   /** GC: orphans younger than this are kept when the job does not say (ms). */
   gcGraceMs: number;
+  /** STORE_MAX_BYTES: enforced after each job that adds content; undefined: no quota. */
+  storeMaxBytes: number | undefined;
   events: EventLog;
   metrics: HubInstrumentation;
   /** Progress is written and published at most this often per job (ms). */
@@ -125,6 +132,14 @@ export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise
           break;
         default:
           throw new Error(`Job type ${job.type} is not supported by this version`);
+      }
+      if (deps.storeMaxBytes !== undefined && ADDS_CONTENT.has(job.type)) {
+        await enforceQuota({
+          ...deps,
+          storeMaxBytes: deps.storeMaxBytes,
+          holder: `quota:${jobId}`,
+          log,
+        }).catch((error: unknown) => logger.warn({ err: error }, 'could not enforce the store quota'));
       }
       await finish(
         { status: 'completed', result: toJson(result) },
