@@ -3,7 +3,7 @@ import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { BlobStore, StoredFile } from '../store/blob-store.js';
 import { deleteBlobUnderLease } from './blob-deletion.js';
-import { CappedLog } from './capped-log.js';
+import { CappedLog, sha256Blobs } from './capped-log.js';
 import type { GcPayload, GcResult } from './job-payloads.js';
 
 export interface GcDeps {
@@ -49,15 +49,7 @@ export async function collectGarbage(deps: GcDeps, payload: GcPayload): Promise<
   const referenced = await deps.artifacts.referencedSha256();
   const candidates: Candidate[] = [];
   const now = Date.now();
-  for await (const entry of deps.store.listBlobs()) {
-    if (entry.kind === 'unexpected') {
-      result.unexpected_files++;
-      await logger.line(
-        'unexpected',
-        `Unexpected entry blobs/sha256/${entry.name} (not a sha256 file; left alone)`,
-      );
-      continue;
-    }
+  for await (const entry of sha256Blobs(deps.store, result, logger)) {
     if (only && !only.has(entry.sha256)) continue;
     if (referenced.has(entry.sha256)) {
       result.kept_referenced++;
@@ -68,8 +60,7 @@ export async function collectGarbage(deps: GcDeps, payload: GcPayload): Promise<
       result.kept_recent++;
       continue;
     }
-    const { kind: _, ...candidate } = entry;
-    candidates.push(candidate);
+    candidates.push(entry);
   }
 
   // Links are found before any blob goes: an inode freed by a deletion could be reused by a new file.

@@ -5,7 +5,7 @@ import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
 import type { JobProgress } from '../events/job-progress.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { CappedLog } from './capped-log.js';
+import { CappedLog, sha256Blobs } from './capped-log.js';
 import type { ScanPayload, ScanResult } from './job-payloads.js';
 
 export interface ScanDeps {
@@ -198,15 +198,7 @@ async function quarantine(deps: ScanDeps, sha256: string, actual: string, result
 
 async function reportOrphans(deps: ScanDeps, result: ScanResult, logger: CappedLog): Promise<void> {
   const referenced = await deps.artifacts.referencedSha256();
-  for await (const entry of deps.store.listBlobs()) {
-    if (entry.kind === 'unexpected') {
-      result.unexpected_files++;
-      await logger.line(
-        'unexpected',
-        `Unexpected entry blobs/sha256/${entry.name} (not a sha256 file; left alone)`,
-      );
-      continue;
-    }
+  for await (const entry of sha256Blobs(deps.store, result, logger)) {
     if (referenced.has(entry.sha256)) continue;
     result.orphan_blobs++;
     result.orphan_bytes += entry.sizeBytes;

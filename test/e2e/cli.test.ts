@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
 import { type Backend, createBackend } from '../support/backend.js';
-import { freePort, killAll, waitFor } from '../support/child-server.js';
+import { type CliRun, freePort, killAll, runCli, waitFor } from '../support/child-server.js';
 import { MiB } from '../support/download-helpers.js';
 
 /**
@@ -23,39 +23,9 @@ let base: string;
 let serverOutput = '';
 const children: ChildProcess[] = [];
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `model-hub <args>` with MODEL_HUB_URL pointing at the test server; resolves when it exits. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, MODEL_HUB_URL: base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const deadline = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`model-hub ${args.join(' ')} still running after 60 s:\n${stdout}\n${stderr}`));
-    }, 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(deadline);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, { MODEL_HUB_URL: base, ...env });
 }
 
 const lines = (text: string) => text.trimEnd().split('\n');

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
+import { type CliRun, runCli } from '../support/child-server.js';
 import { MiB } from '../support/download-helpers.js';
 import { registerAndSync, startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -11,7 +11,6 @@ import { registerAndSync, startTestApp, type TestApp } from '../support/test-app
  * `model-hub export` end to end: a hub (in this process) downloads a repo, then the command runs as a
  * child process on the same store and database, as an operator runs it on the hub's machine.
  */
-const root = path.resolve(import.meta.dirname, '../..');
 const REPO = 'exp/demo';
 const PATHS = [
   'config.json',
@@ -27,24 +26,8 @@ let t: TestApp;
 let workDir: string;
 let commit: string;
 
-function exportCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'export', ...args], {
-      cwd: root,
-      env: { ...process.env, ...t.backendEnv, MODEL_STORE_PATH: t.storePath, LOG_LEVEL: 'silent' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function exportCli(args: string[]): Promise<CliRun> {
+  return runCli(['export', ...args], { ...t.backendEnv, MODEL_STORE_PATH: t.storePath, LOG_LEVEL: 'silent' });
 }
 
 /** Every entry below `dir` as `path` (files), `path -> target` (symlinks); sorted. */

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
+import { runCli } from '../support/child-server.js';
 import { artifactsOf, MiB, sha256File } from '../support/download-helpers.js';
 import { type CacheEntry, writeHfCacheRepo } from '../support/hf-cache.js';
 import { registerAndSync, startTestApp, type TestApp } from '../support/test-app.js';
@@ -240,25 +240,7 @@ describe('model-hub import', () => {
     await fs.mkdir(folder);
     await fs.writeFile(path.join(folder, 'w.safetensors'), await hub.expectedBytes(repo, 'w.safetensors'));
     const base = await t.listen();
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          ['--import', 'tsx', 'src/cli.ts', 'import', folder, '--repo', repo, '--wait'],
-          { cwd: path.resolve(import.meta.dirname, '../..'), env: { ...process.env, MODEL_HUB_URL: base } },
-        );
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => {
-          stdout += d;
-        });
-        child.stderr.on('data', (d) => {
-          stderr += d;
-        });
-        child.once('error', reject);
-        child.once('close', (code) => resolve({ code, stdout, stderr }));
-      },
-    );
+    const run = await runCli(['import', folder, '--repo', repo, '--wait'], { MODEL_HUB_URL: base });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
