@@ -217,12 +217,17 @@ async function transfer(deps: DownloadDeps, artifact: ArtifactRow, model: ModelR
   };
 }
 
-async function markCompleted(
-  deps: DownloadDeps,
+/** Where a completed artifact's content came from, as its `artifact.completed` event says. */
+type CompletionSource = Completed['source'] | 'imported';
+type CompletionDeps = Pick<DownloadDeps, 'artifacts' | 'events' | 'jobId'>;
+
+/** The artifact holds verified content now: its row and its `artifact.completed` event, in one commit. */
+export async function markCompleted(
+  deps: CompletionDeps,
   artifact: ArtifactRow,
   sha256: string,
   relativePath: string,
-  how: { source: Completed['source']; bytes: number },
+  how: { source: CompletionSource; bytes: number },
 ): Promise<void> {
   await deps.events.commit(
     (trx) =>
@@ -240,10 +245,10 @@ async function markCompleted(
 }
 
 function completedEvent(
-  deps: DownloadDeps,
+  deps: CompletionDeps,
   artifact: ArtifactRow,
   sha256: string,
-  source: Completed['source'],
+  source: CompletionSource,
   bytesDownloaded: number,
 ) {
   return {

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pMap from 'p-map';
-import { nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
@@ -12,6 +11,7 @@ import type { HubInstrumentation } from '../events/metrics.js';
 import { adoptFile } from '../store/blob-import.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { cacheEtag, inspectImportSource, repoIdOfFolder } from '../store/hf-cache-layout.js';
+import { markCompleted } from './download-artifact.js';
 import { type ImportCandidate, listCacheCandidates, listFolderCandidates } from './import/candidates.js';
 import type { ImportPayload, ImportResult } from './job-payloads.js';
 
@@ -237,12 +237,10 @@ async function importOne(
     if (artifact.fileType !== 'model' && artifact.size <= deps.metadataMaxBytes) {
       await deps.store.materializeMetadata(`${model.vendor}_${model.name}`, artifact.path, adopted.sha256);
     }
-    await markCompleted(
-      deps,
-      artifact,
-      adopted.sha256,
-      adopted.how === 'deduplicated' ? 'deduplicated' : 'imported',
-    );
+    await markCompleted(deps, artifact, adopted.sha256, deps.store.blobRelativePath(adopted.sha256), {
+      source: adopted.how === 'deduplicated' ? 'deduplicated' : 'imported',
+      bytes: 0,
+    });
     deps.metrics.downloadCompleted({
       bytes: 0,
       seconds: (performance.now() - started) / 1000,
@@ -258,35 +256,6 @@ async function importOne(
     if (isFileSystemError(error)) return { kind: 'rejected', reason: errorMessage(error) };
     throw error;
   }
-}
-
-async function markCompleted(
-  deps: ImportDeps,
-  artifact: ArtifactRow,
-  sha256: string,
-  source: 'imported' | 'deduplicated',
-): Promise<void> {
-  await deps.events.commit(
-    (trx) =>
-      deps.artifacts.in(trx).update(artifact.id, {
-        downloadStatus: 'completed',
-        sha256,
-        localPath: deps.store.blobRelativePath(sha256),
-        bytesDownloaded: artifact.size,
-        error: null,
-        updatedAt: nowIso(),
-        lastUsedAt: nowIso(),
-      }),
-    [
-      {
-        type: 'artifact.completed',
-        job_id: deps.jobId,
-        model_id: artifact.modelId,
-        artifact_id: artifact.id,
-        data: { path: artifact.path, size: artifact.size, sha256, source, bytes_downloaded: 0 },
-      },
-    ],
-  );
 }
 
 function label(candidate: ImportCandidate): string {
