@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'WEBHOOK_NOT_FOUND'
   | 'DELIVERY_NOT_FOUND'
   | 'DELIVERY_PENDING'
+  | 'BLOB_BUSY'
+  | 'BLOB_GONE'
   | 'INTERNAL';
 
 export class AppError extends Error {

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import type { Config } from './config.js';
 import { ArtifactsRepository } from './db/artifacts.repo.js';
 import { openDatabase } from './db/connection.js';
+import { LeasesRepository } from './db/leases.repo.js';
 import { ModelsRepository } from './db/models.repo.js';
 import { type ExportRequest, ExportService, type ExportSummary } from './services/export.service.js';
 import { BlobStore } from './store/blob-store.js';
@@ -16,6 +19,8 @@ export async function runExport(config: Config, request: ExportRequest): Promise
       new ModelsRepository(db),
       new ArtifactsRepository(db),
       new BlobStore(config.storePath),
+      new LeasesRepository(db),
+      `export:${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     );
     return await service.exportRepo(request);
   } finally {

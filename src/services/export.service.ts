@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { nowIso } from '../clock.js';
-import type { ArtifactsRepository } from '../db/artifacts.repo.js';
+import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.js';
+import type { LeasesRepository } from '../db/leases.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
-import { Invalid, NotFound } from '../errors.js';
+import { Conflict, Invalid, NotFound } from '../errors.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { type Placement, placeFile, placeSymlink, placeText } from '../store/export-placement.js';
 import { cacheEtag, repoFolderName, snapshotLinkTarget } from '../store/hf-cache-layout.js';
@@ -41,6 +42,9 @@ export interface ExportSummary {
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
 const ETAG = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const LISTED_MISSING = 5;
+/** A blob is held while it is linked or copied out; long enough for a slow cross-filesystem copy. */
+const EXPORT_LEASE_MS = 3_600_000;
+const LEASE_POLL_MS = 250;
 
 /**
  * export: materializes a repo's synced commit from the store for runtimes, as a Hugging Face cache
@@ -53,6 +57,12 @@ export class ExportService {
     private readonly models: ModelsRepository,
     private readonly artifacts: ArtifactsRepository,
     private readonly store: BlobStore,
+    /** Content leases: a blob being exported is held, so GC and the quota never delete it meanwhile. */
+    private readonly leases: LeasesRepository,
+    /** This export's lease holder name. */
+    private readonly holder: string,
+    /** How long to wait for a blob another process holds (deleting or writing it), in ms. */
+    private readonly leaseWaitMs = 30_000,
   ) {}
 
   async exportRepo(request: ExportRequest): Promise<ExportSummary> {
@@ -137,9 +147,11 @@ export class ExportService {
     const placements: Placement[] = [];
     for (const [etag, sha256] of blobs) {
       placements.push(
-        await placeFile(this.store.blobPath(sha256), safeJoin(repoDir, `blobs/${etag}`), {
-          sameNameSameContent: true,
-        }),
+        await this.whileHeld(sha256, () =>
+          placeFile(this.store.blobPath(sha256), safeJoin(repoDir, `blobs/${etag}`), {
+            sameNameSameContent: true,
+          }),
+        ),
       );
     }
     // huggingface_hub writes the bare commit and reads it back unstripped.
@@ -150,13 +162,45 @@ export class ExportService {
   private async writeFlat(dir: string, files: ArtifactRow[]): Promise<Placement[]> {
     const placements: Placement[] = [];
     for (const file of files) {
+      const sha256 = file.sha256 as string;
       placements.push(
-        await placeFile(this.store.blobPath(file.sha256 as string), safeJoin(dir, file.path), {
-          sameNameSameContent: false,
-        }),
+        await this.whileHeld(sha256, () =>
+          placeFile(this.store.blobPath(sha256), safeJoin(dir, file.path), { sameNameSameContent: false }),
+        ),
       );
     }
     return placements;
+  }
+
+  /**
+   * Places a blob under its content lease (the one GC, the quota and downloads take), so it cannot
+   * be deleted while it is read; waits while another process holds it.
+   */
+  private async whileHeld(sha256: string, place: () => Promise<Placement>): Promise<Placement> {
+    const key = contentLeaseKey({ id: sha256, upstreamSha256: sha256, upstreamOid: null });
+    const deadline = Date.now() + this.leaseWaitMs;
+    for (;;) {
+      const until = new Date(Date.now() + EXPORT_LEASE_MS).toISOString();
+      if (await this.leases.acquire(key, this.holder, nowIso(), until)) break;
+      if (Date.now() > deadline) {
+        throw new Conflict(
+          'BLOB_BUSY',
+          `Blob ${sha256} is held by another process (being deleted or written); try again`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+    }
+    try {
+      if (!(await this.store.hasBlob(sha256))) {
+        throw new Conflict(
+          'BLOB_GONE',
+          `Blob ${sha256} was evicted or collected meanwhile; download the repo again`,
+        );
+      }
+      return await place();
+    } finally {
+      await this.leases.release(key, this.holder);
+    }
   }
 }
 

@@ -50,7 +50,8 @@ export async function scanStore(deps: ScanDeps, payload: ScanPayload): Promise<S
   const models = new Map((await deps.models.list()).map((m) => [m.id, m]));
   result.artifacts_checked = completed.length;
 
-  const present = await checkBlobsPresent(deps, completed, models, result, logger);
+  // A deep scan reports progress in bytes hashed; a plain one in blobs checked.
+  const present = await checkBlobsPresent(deps, completed, models, result, logger, !payload.deep);
   await repairMetadata(deps, present, models, result, logger);
   if (payload.deep) await rehashBlobs(deps, present, models, result, logger);
   if (payload.model_id === undefined) {
@@ -79,15 +80,18 @@ async function checkBlobsPresent(
   models: Map<string, ModelRepoRow>,
   result: ScanResult,
   logger: CappedLog,
+  reportProgress: boolean,
 ): Promise<Map<string, { sizeBytes: number; artifacts: ArtifactRow[] }>> {
   const byBlob = new Map<string, ArtifactRow[]>();
   for (const artifact of completed) {
     if (artifact.sha256 === null) continue;
     byBlob.set(artifact.sha256, [...(byBlob.get(artifact.sha256) ?? []), artifact]);
   }
+  if (reportProgress) deps.progress.plan(byBlob.size, 0);
   const present = new Map<string, { sizeBytes: number; artifacts: ArtifactRow[] }>();
   for (const [sha256, artifacts] of byBlob) {
     const stat = await deps.store.statBlob(sha256);
+    if (reportProgress) deps.progress.fileFinished(sha256, { ok: stat !== undefined, size: 0 });
     if (stat) {
       present.set(sha256, { sizeBytes: stat.sizeBytes, artifacts });
       continue;

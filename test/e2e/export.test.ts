@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LeasesRepository } from '../../src/db/leases.repo.js';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
 import { type CliRun, runCli } from '../support/child-server.js';
 import { MiB } from '../support/download-helpers.js';
@@ -149,6 +150,31 @@ describe('model-hub export', () => {
       expect((await fs.stat(file)).ino).toBe((await fs.stat(await storeBlob(p))).ino);
       expect((await fs.readFile(file)).equals(await hub.expectedBytes(REPO, p))).toBe(true);
     }
+  }, 60_000);
+
+  it('waits for a blob another process holds (GC, quota, a transfer) before reading it', async () => {
+    const sha256 = (await hub.fileInfo(REPO, PATHS[0] as string)).sha256;
+    const leases = new LeasesRepository(t.app.db);
+    const key = `content:${sha256}`;
+    const far = new Date(Date.now() + 60_000).toISOString();
+    expect(await leases.acquire(key, 'gc:test-holder', new Date().toISOString(), far)).toBe(true);
+    const started = Date.now();
+    const run = exportCli([REPO, path.join(workDir, 'held'), '--layout', 'flat']);
+    // Held for a while after the export started: it must wait, then succeed.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await leases.release(key, 'gc:test-holder');
+    const done = await run;
+    expect(done.stderr).toBe('');
+    expect(done.code).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+    expect(
+      (await fs.readFile(path.join(workDir, 'held', PATHS[0] as string))).equals(
+        await hub.expectedBytes(REPO, PATHS[0] as string),
+      ),
+    ).toBe(true);
+    // The export released what it held: the lease is free for the next holder.
+    expect(await leases.acquire(key, 'gc:after', new Date().toISOString(), far)).toBe(true);
+    await leases.release(key, 'gc:after');
   }, 60_000);
 
   it('refuses a revision the hub does not hold', async () => {

@@ -91,6 +91,9 @@ describe('scan', () => {
     expect(job.logs.join('\n')).toContain(
       `Reset ${REPO}:model.safetensors to pending: blob ${before.sha256} is missing`,
     );
+    // A plain scan reports progress in blobs checked: the missing one counts as failed.
+    expect(job.progress).toMatchObject({ files_done: job.progress.files_total - 1, files_failed: 1 });
+    expect(job.progress.files_total).toBeGreaterThan(1);
     const after = (await artifactsOf(t, REPO)).get('model.safetensors');
     expect(after).toMatchObject({
       download_status: 'pending',
