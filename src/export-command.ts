@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { formatBytes } from './client/format.js';
 import type { Config } from './config.js';
 import { ArtifactsRepository } from './db/artifacts.repo.js';
 import { openDatabase } from './db/connection.js';
@@ -48,15 +49,4 @@ export function describeExport(summary: ExportSummary, dir: string): string[] {
       : `Load it from the folder: ${dir}`,
   );
   return lines;
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

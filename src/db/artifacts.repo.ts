@@ -13,6 +13,11 @@ export function contentLeaseKey(
   return `content:${artifact.upstreamSha256 ?? artifact.upstreamOid ?? artifact.id}`;
 }
 
+/** The same lock for a stored blob, by its sha256: what GC, the quota and export take. */
+export function blobLeaseKey(sha256: string): string {
+  return contentLeaseKey({ id: sha256, upstreamSha256: sha256, upstreamOid: null });
+}
+
 /** Rows per multi-row statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const BATCH_ROWS = 500;
 

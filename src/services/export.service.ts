@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { nowIso } from '../clock.js';
-import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.js';
+import { type ArtifactsRepository, blobLeaseKey } from '../db/artifacts.repo.js';
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
@@ -177,7 +177,7 @@ export class ExportService {
    * be deleted while it is read; waits while another process holds it.
    */
   private async whileHeld(sha256: string, place: () => Promise<Placement>): Promise<Placement> {
-    const key = contentLeaseKey({ id: sha256, upstreamSha256: sha256, upstreamOid: null });
+    const key = blobLeaseKey(sha256);
     const deadline = Date.now() + this.leaseWaitMs;
     for (;;) {
       const until = new Date(Date.now() + EXPORT_LEASE_MS).toISOString();

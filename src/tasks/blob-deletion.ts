@@ -1,5 +1,5 @@
 import { nowIso } from '../clock.js';
-import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.js';
+import { type ArtifactsRepository, blobLeaseKey } from '../db/artifacts.repo.js';
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { BlobStore } from '../store/blob-store.js';
 
@@ -24,7 +24,7 @@ export async function deleteBlobUnderLease(
   holder: string,
   stillDeletable: () => Promise<boolean>,
 ): Promise<boolean> {
-  const key = contentLeaseKey({ id: sha256, upstreamSha256: sha256, upstreamOid: null });
+  const key = blobLeaseKey(sha256);
   const until = new Date(Date.now() + DELETE_LEASE_MS).toISOString();
   if (!(await deps.leaseRows.acquire(key, holder, nowIso(), until))) return false;
   try {

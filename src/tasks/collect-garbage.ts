@@ -1,5 +1,5 @@
 import { nowIso } from '../clock.js';
-import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.js';
+import { type ArtifactsRepository, blobLeaseKey } from '../db/artifacts.repo.js';
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { BlobStore, StoredFile } from '../store/blob-store.js';
 import { deleteBlobUnderLease } from './blob-deletion.js';
@@ -68,7 +68,7 @@ export async function collectGarbage(deps: GcDeps, payload: GcPayload): Promise<
   for (const blob of candidates) {
     const blobLinks = links.get(blob) ?? [];
     if (payload.dry_run) {
-      if (await deps.leaseRows.isHeld(contentKey(blob.sha256), nowIso())) {
+      if (await deps.leaseRows.isHeld(blobLeaseKey(blob.sha256), nowIso())) {
         result.kept_referenced++;
         continue;
       }
@@ -102,11 +102,6 @@ export async function collectGarbage(deps: GcDeps, payload: GcPayload): Promise<
       `${result.kept_recent} kept as younger than ${graceMs} ms, ${result.kept_referenced} referenced blob(s) kept`,
   );
   return result;
-}
-
-/** The lease a download of LFS content with this sha256 takes. */
-function contentKey(sha256: string): string {
-  return contentLeaseKey({ id: sha256, upstreamSha256: sha256, upstreamOid: null });
 }
 
 function countCollectable(result: GcResult, blob: Candidate): void {
