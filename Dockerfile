@@ -14,6 +14,8 @@ COPY src ./src
 RUN npm ci && npm prune --omit=dev
 
 # --- runtime: compiled code and production dependencies only ---
+# HOST=0.0.0.0 so a published port reaches it; with that, the hub refuses to start until an API key
+# exists (`docker run … model-hub keys create --scope admin` against the same database) or AUTH=off.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
   HOST=0.0.0.0 \

@@ -16,6 +16,7 @@ const INTEGRATION = [
   'test/e2e/crash-resume.test.ts',
   'test/e2e/cli.test.ts',
   'test/e2e/export.test.ts',
+  'test/e2e/keys-cli.test.ts',
   'test/distributed/**/*.test.ts',
 ];
 

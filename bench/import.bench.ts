@@ -25,8 +25,8 @@ const REPO = 'bench/cached';
 const run = promisify(execFile);
 
 const hub = await startFakeHub();
-const t = await startTestApp(hub.url, { HF_TOKEN: hub.token });
 const workDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-import-'));
+const t = await startTestApp(hub.url, { HF_TOKEN: hub.token, IMPORT_ROOTS: workDir });
 try {
   const specs = Array.from({ length: FILES }, (_, i) => ({
     path: `model-${String(i + 1).padStart(5, '0')}-of-${String(FILES).padStart(5, '0')}.safetensors`,

@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { nowIso } from './clock.js';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
+import { ApiKeysRepository } from './db/api-keys.repo.js';
 import { ArtifactsRepository } from './db/artifacts.repo.js';
 import { type Db, openDatabase } from './db/connection.js';
 import { EventsRepository } from './db/events.repo.js';
@@ -12,6 +13,7 @@ import { JobsRepository } from './db/jobs.repo.js';
 import { LeasesRepository } from './db/leases.repo.js';
 import { migrateToLatest } from './db/migrator.js';
 import { ModelsRepository } from './db/models.repo.js';
+import { SecretBox } from './db/secret-box.js';
 import { WebhooksRepository } from './db/webhooks.repo.js';
 import { type EventBus, LocalEventBus, RedisEventBus } from './events/event-bus.js';
 import { EventLog } from './events/event-log.js';
@@ -20,19 +22,23 @@ import { privateTargetsAllowed, UrlPolicy } from './events/url-policy.js';
 import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 import { buildOpsServer } from './http/ops-server.js';
 import { buildHttpServer } from './http/server.js';
+import { isLoopbackHost } from './loopback.js';
 import { BullQueue } from './queue/bullmq-queue.js';
 import type { JobQueue } from './queue/job-queue.js';
 import { LocalQueue } from './queue/local-queue.js';
+import { ApiKeysService } from './services/api-keys.service.js';
 import { EventsService } from './services/events.service.js';
 import { JobsService } from './services/jobs.service.js';
 import { ReadinessService } from './services/readiness.service.js';
 import { RegistryService } from './services/registry.service.js';
 import { StorageService } from './services/storage.service.js';
-import { WebhooksService } from './services/webhooks.service.js';
+import { type SecretsReport, WebhooksService } from './services/webhooks.service.js';
 import { BlobStore } from './store/blob-store.js';
+import { ImportRoots } from './store/import-roots.js';
 import { PartialDownloads } from './store/partial-downloads.js';
 import { SingleFlight } from './tasks/download/single-flight.js';
 import { createJobRunner } from './tasks/job-runner.js';
+import { upgradeMetadataLayout } from './tasks/metadata-layout.js';
 import { Reaper } from './tasks/reaper.js';
 import { WorkerLeases } from './tasks/worker-leases.js';
 import { HfClient } from './upstream/hf-client.js';
@@ -55,9 +61,18 @@ export type WorkerProcess = Omit<App, 'http'> & {
 
 /** `serve`: the HTTP API, plus the job worker unless `WORKER=off`. */
 export async function createApp(config: Config, logger: Logger): Promise<App> {
-  const runtime = await createRuntime(config, logger, config.runWorker);
+  const runtime = await createRuntime(config, logger, config.runWorker, (db) =>
+    checkAccessControl(config, db, logger),
+  );
   const http = await buildHttpServer({
-    registry: new RegistryService(runtime.models, runtime.artifacts, runtime.jobsService),
+    apiKeys: runtime.apiKeys,
+    access: { mode: config.auth, listenHost: config.host, metricsPublic: config.metricsPublic },
+    rateLimit: {
+      writesPerMinute: config.rateLimitWritesPerMinute,
+      redis: runtime.redis,
+      redisKeyPrefix: config.queue.kind === 'bullmq' ? config.queue.prefix : '',
+    },
+    registry: new RegistryService(runtime.models, runtime.artifacts, runtime.jobsService, runtime.store),
     jobs: runtime.jobsService,
     webhooks: runtime.webhooks,
     storage: new StorageService(runtime.models, runtime.artifacts, runtime.store, config.storeMaxBytes),
@@ -88,7 +103,17 @@ export async function createWorkerProcess(config: Config, logger: Logger): Promi
   let ops: FastifyInstance | undefined;
   let metricsUrl: string | undefined;
   if (config.metricsPort !== undefined) {
-    ops = await buildOpsServer({ readiness: runtime.readiness, metrics: runtime.metrics, logger });
+    ops = await buildOpsServer({
+      readiness: runtime.readiness,
+      metrics: runtime.metrics,
+      logger,
+      access: {
+        keys: runtime.apiKeys,
+        mode: config.auth,
+        listenHost: config.host,
+        metricsPublic: config.metricsPublic,
+      },
+    });
     try {
       metricsUrl = await ops.listen({ host: config.host, port: config.metricsPort });
     } catch (error) {
@@ -109,8 +134,35 @@ export async function createWorkerProcess(config: Config, logger: Logger): Promi
   };
 }
 
+/**
+ * Refuses to serve an open API beyond this machine: on a non-loopback HOST, `AUTH=auto` needs at
+ * least one key. `AUTH=off` is the operator's explicit choice, repeated as a warning at every start.
+ */
+async function checkAccessControl(config: Config, db: Db, logger: Logger): Promise<void> {
+  if (config.auth === 'off') {
+    logger.warn(
+      { host: config.host },
+      'AUTH=off: access control is disabled; anyone who can reach this port can register, delete and read everything',
+    );
+    return;
+  }
+  if (config.auth === 'auto' && !isLoopbackHost(config.host) && !(await new ApiKeysRepository(db).any())) {
+    throw new ConfigError(
+      `Refusing to serve on HOST=${config.host} with no API key: anyone who can reach it could use it. ` +
+        'Create the first key with `model-hub keys create --scope admin` (same environment as serve), ' +
+        'listen on 127.0.0.1, or set AUTH=off to run without access control.',
+    );
+  }
+}
+
 /** Composition root: the only place that knows every concrete part. */
-async function createRuntime(config: Config, logger: Logger, runWorker: boolean) {
+async function createRuntime(
+  config: Config,
+  logger: Logger,
+  runWorker: boolean,
+  /** Checks that must pass before anything starts (the database is migrated by then). */
+  preflight?: (db: Db) => Promise<void>,
+) {
   const store = new BlobStore(config.storePath);
   await store.init();
   const redis =
@@ -121,6 +173,7 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
   try {
     const applied = await migrateToLatest(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    await preflight?.(db);
   } catch (error) {
     await db.destroy();
     redis?.disconnect();
@@ -176,7 +229,8 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
           onError: onJobError,
         })
       : new LocalQueue(config.workerConcurrency, onJobError);
-  const jobsService = new JobsService(jobs, models, artifacts, queue, eventLog);
+  const importRoots = new ImportRoots(config.importRoots);
+  const jobsService = new JobsService(jobs, models, artifacts, queue, eventLog, importRoots);
   const readiness = new ReadinessService({
     database: () => pingDatabase(db),
     queue: () => queue.ping(),
@@ -217,10 +271,12 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
   const urlPolicy = new UrlPolicy({
     allowPrivate: privateTargetsAllowed(config.webhooks.allowPrivate, config.host),
   });
+  const secrets = new SecretBox(config.secretsKey);
   const webhookDispatcher = new WebhookDispatcher({
     webhooks: webhookRows,
     deliveriesQueued: (wake) => eventLog.onDeliveriesQueued(wake),
     policy: urlPolicy,
+    secrets,
     owner: leases.owner,
     timeoutMs: config.webhooks.timeoutMs,
     maxAttempts: config.webhooks.maxAttempts,
@@ -228,9 +284,15 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
     userAgent: USER_AGENT,
     logger,
   });
+  const webhooks = new WebhooksService(webhookRows, urlPolicy, secrets, () => webhookDispatcher.wake());
+  reportSecrets(await webhooks.protectSecrets(), logger);
   webhookDispatcher.start();
 
   if (runWorker) {
+    await upgradeMetadataLayout(
+      { models, artifacts, store, metadataMaxBytes: config.metadataMaxBytes },
+      logger,
+    );
     leases.start();
     queue.start(
       createJobRunner({
@@ -250,6 +312,7 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
         inFlight: new SingleFlight(),
         leases,
         metadataMaxBytes: config.metadataMaxBytes,
+        importRoots,
         fileConcurrency: config.download.filesPerJob,
         leaseRows,
         scanTempMaxAgeMs: config.scanTempMaxAgeMs,
@@ -274,8 +337,11 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
     bus,
     eventLog,
     metrics,
-    webhooks: new WebhooksService(webhookRows, urlPolicy, () => webhookDispatcher.wake()),
+    webhooks,
+    /** The shared Redis connection in distributed mode (for state all API processes share). */
+    redis,
     readiness,
+    apiKeys: new ApiKeysService(new ApiKeysRepository(db)),
     /**
      * Graceful stop: take no new jobs, give running ones `shutdownGraceMs` to finish, then hand
      * what is still running back to the queue (pending, lease cleared) so another worker resumes it
@@ -300,6 +366,28 @@ async function createRuntime(config: Config, logger: Logger, runWorker: boolean)
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/** One line at start about webhook secrets at rest, only when there is something to say. */
+function reportSecrets(report: SecretsReport, logger: Logger): void {
+  if (report.encrypted > 0) {
+    logger.info(
+      { webhooks: report.encrypted },
+      'webhook secrets stored plain were encrypted with SECRETS_KEY',
+    );
+  }
+  if (report.plain > 0) {
+    logger.warn(
+      { webhooks: report.plain },
+      'webhook secrets are stored unencrypted; set SECRETS_KEY (32 bytes, e.g. `openssl rand -hex 32`) to encrypt them at rest',
+    );
+  }
+  if (report.unreadable > 0) {
+    logger.error(
+      { webhooks: report.unreadable },
+      'webhook secrets cannot be decrypted: SECRETS_KEY is missing or not the key they were encrypted with; their deliveries fail until it is',
+    );
+  }
 }
 
 /** Fails start with a clear message instead of queueing commands for a Redis that is not there. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { registerClientCommands } from './client/commands.js';
+import { terminalSafe } from './client/format.js';
 import { VERSION } from './version.js';
 
 /**
@@ -155,6 +156,13 @@ program
 
 registerClientCommands(program, {
   env: process.env,
+  keysDatabase: async () => {
+    const [{ loadConfig }, { databaseKeys }] = await Promise.all([
+      import('./config.js'),
+      import('./keys-command.js'),
+    ]);
+    return databaseKeys(loadConfig(process.env));
+  },
   stdout: process.stdout,
   stderr: process.stderr,
   setExitCode: (code) => {
@@ -169,6 +177,6 @@ program.parseAsync(process.argv).catch(async (error: unknown) => {
     console.error(error.message);
     process.exit(2);
   }
-  console.error(error instanceof Error ? error.message : String(error));
+  console.error(terminalSafe(error instanceof Error ? error.message : String(error)));
   process.exit(1);
 });

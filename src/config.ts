@@ -42,9 +42,14 @@ const EnvSchema = Type.Object({
   WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 300_000 }),
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 50 }),
   WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 3_600_000 }),
+  SECRETS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  RATE_LIMIT_WRITES_PER_MINUTE: Type.Integer({ default: 300, minimum: 0, maximum: 1_000_000 }),
   SCAN_TEMP_MAX_AGE_MS: Type.Integer({ default: 24 * 3_600_000, minimum: 0 }),
   GC_GRACE_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
   STORE_MAX_BYTES: Type.Optional(Type.Integer({ minimum: 1 })),
+  IMPORT_ROOTS: Type.Optional(Type.String({ minLength: 1 })),
+  AUTH: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], { default: 'auto' }),
+  METRICS_PUBLIC: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -142,6 +147,16 @@ export interface Config {
     retryBaseMs: number;
   };
   /**
+   * Encrypts webhook secrets at rest (AES-256-GCM): 32 bytes from SECRETS_KEY (64 hex characters or
+   * base64). Unset: secrets are stored plain. Never logged.
+   */
+  secretsKey: Buffer | undefined;
+  /**
+   * POST/PATCH/DELETE requests under /v1 allowed per API key (or client address without one) per
+   * minute, shared by all API processes in distributed mode (default 300; 0: no limit).
+   */
+  rateLimitWritesPerMinute: number;
+  /**
    * A scan removes a temp file untouched for longer than this whose artifact has no live download
    * (ms, default 24 h): long enough that a paused or slow transfer keeps its resumable prefix.
    */
@@ -156,6 +171,20 @@ export interface Config {
    * weight blobs of unpinned models are evicted until the store fits; their artifacts go back to pending.
    */
   storeMaxBytes: number | undefined;
+  /**
+   * The directories `POST /v1/hub/import` may read from (`IMPORT_ROOTS`, absolute, `:`-separated): a
+   * requested path must resolve (symlinks included) to one of them or below. Empty, the default:
+   * import is disabled, so an API caller can never make the hub list or read arbitrary local files.
+   */
+  importRoots: string[];
+  /**
+   * Access control. `auto` (default): API keys are required as soon as one exists; with none, the hub
+   * answers only on a loopback HOST (and only to loopback Host headers) and refuses to start on any
+   * other address. `on`: keys are always required. `off`: no checks at all (warned at every start).
+   */
+  auth: 'auto' | 'on' | 'off';
+  /** Whether `/metrics` answers without a key (for a Prometheus that cannot send one); default false. */
+  metricsPublic: boolean;
   logLevel: string;
 }
 
@@ -220,9 +249,14 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       maxAttempts: parsed.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: parsed.WEBHOOK_RETRY_BASE_MS,
     },
+    secretsKey: parsed.SECRETS_KEY === undefined ? undefined : secretsKey(parsed.SECRETS_KEY),
+    rateLimitWritesPerMinute: parsed.RATE_LIMIT_WRITES_PER_MINUTE,
     scanTempMaxAgeMs: parsed.SCAN_TEMP_MAX_AGE_MS,
     gcGraceMs: parsed.GC_GRACE_MS,
     storeMaxBytes: parsed.STORE_MAX_BYTES,
+    importRoots: importRoots(parsed.IMPORT_ROOTS),
+    auth: parsed.AUTH,
+    metricsPublic: parsed.METRICS_PUBLIC === 'true',
     logLevel: parsed.LOG_LEVEL,
   };
 }
@@ -265,6 +299,34 @@ function runWorker(worker: 'on' | 'off', redisUrl: string | undefined): boolean 
     );
   }
   return worker === 'on';
+}
+
+function importRoots(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value.split(':').map((entry) => {
+    if (!path.isAbsolute(entry)) {
+      throw new ConfigError(
+        `IMPORT_ROOTS must list absolute directories separated by ':', got ${entry === '' ? 'an empty entry' : JSON.stringify(entry)}`,
+      );
+    }
+    return path.resolve(entry);
+  });
+}
+
+/** 32 bytes as 64 hex characters or base64 (with or without padding); the message never holds the value. */
+function secretsKey(value: string): Buffer {
+  const trimmed = value.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+    ? Buffer.from(trimmed, 'hex')
+    : /^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)
+      ? Buffer.from(trimmed, 'base64')
+      : undefined;
+  if (key?.length !== 32) {
+    throw new ConfigError(
+      'SECRETS_KEY must be 32 bytes written as 64 hex characters or as base64 (for example: openssl rand -hex 32)',
+    );
+  }
+  return key;
 }
 
 /** The database as it may appear in a log: no password, no query string. */

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'INVALID_REPO_ID'
   | 'INVALID_PATH'
+  | 'INVALID_REVISION'
   | 'NOT_FOUND'
   | 'REPO_NOT_FOUND'
   | 'ARTIFACT_NOT_FOUND'
@@ -31,6 +32,13 @@ export type ErrorCode =
   | 'DELIVERY_PENDING'
   | 'BLOB_BUSY'
   | 'BLOB_GONE'
+  | 'UNAUTHORIZED'
+  | 'KEY_NOT_FOUND'
+  | 'FORBIDDEN'
+  | 'IMPORT_DISABLED'
+  | 'IMPORT_PATH_REFUSED'
+  | 'SERVICE_UNAVAILABLE'
+  | 'RATE_LIMITED'
   | 'INTERNAL';
 
 export class AppError extends Error {
@@ -47,6 +55,31 @@ export class AppError extends Error {
 export class NotFound extends AppError {}
 export class Conflict extends AppError {}
 export class Invalid extends AppError {}
+/** No credentials, or credentials that match no key. */
+export class Unauthorized extends AppError {}
+/** Credentials are valid but do not allow this action (a scope, or a configured limit such as import roots). */
+export class Forbidden extends AppError {}
+
+/** A dependency (database, queue) cannot answer right now; trying again later may help. */
+export class ServiceUnavailable extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 5,
+    options?: { cause?: unknown },
+  ) {
+    super('SERVICE_UNAVAILABLE', message, options);
+  }
+}
+
+/** Too many requests from one API key or client address; the next one is allowed after `retryAfterSeconds`. */
+export class RateLimited extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('RATE_LIMITED', message);
+  }
+}
 
 /** An error from the upstream hub; `retryable` says whether trying again may help. */
 export class UpstreamError extends AppError {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { formatBytes } from './client/format.js';
+import { formatBytes, terminalSafe } from './client/format.js';
 import type { Config } from './config.js';
 import { ArtifactsRepository } from './db/artifacts.repo.js';
 import { openDatabase } from './db/connection.js';
@@ -29,7 +29,7 @@ export async function runExport(config: Config, request: ExportRequest): Promise
   }
 }
 
-/** What the command prints: the summary, then how a runtime should be pointed at the export. */
+/** What the command prints: the summary, then how a runtime should be pointed at the export (terminal-safe). */
 export function describeExport(summary: ExportSummary, dir: string): string[] {
   const placed =
     summary.layout === 'hf-cache'
@@ -48,5 +48,5 @@ export function describeExport(summary: ExportSummary, dir: string): string[] {
       ? `Use it with: HF_HUB_OFFLINE=1 HF_HUB_CACHE=${dir}`
       : `Load it from the folder: ${dir}`,
   );
-  return lines;
+  return lines.map(terminalSafe);
 }

@@ -24,6 +24,11 @@ export const REDACTED_PATHS = [
   'secret',
   '*.secret',
   '*.body.secret',
+  // SECRETS_KEY: the key that encrypts those secrets at rest
+  'secretsKey',
+  '*.secretsKey',
+  'SECRETS_KEY',
+  '*.SECRETS_KEY',
   // Connection URLs may hold a password
   'redisUrl',
   '*.redisUrl',

@@ -114,4 +114,35 @@ describe('loadConfig', () => {
   it('never echoes the token in an error', () => {
     expect(() => loadConfig({ HF_TOKEN: 'hf_supersecret', PORT: 'x' })).not.toThrow('hf_supersecret');
   });
+
+  it('reads SECRETS_KEY as 64 hex characters or base64 of 32 bytes', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(loadConfig({}).secretsKey).toBeUndefined();
+    expect(loadConfig({ SECRETS_KEY: key.toString('hex') }).secretsKey).toEqual(key);
+    expect(loadConfig({ SECRETS_KEY: key.toString('base64') }).secretsKey).toEqual(key);
+    expect(loadConfig({ SECRETS_KEY: key.toString('base64url') }).secretsKey).toEqual(key);
+  });
+
+  it.each([
+    ['too short', 'ab'.repeat(31)],
+    ['not hex or base64', `zz${'ab'.repeat(31)}`],
+    ['16 bytes of base64', Buffer.alloc(16, 1).toString('base64')],
+    ['48 bytes of base64', Buffer.alloc(48, 1).toString('base64')],
+  ])('refuses a SECRETS_KEY that is %s, naming the variable and never the value', (_why, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ SECRETS_KEY: value });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('SECRETS_KEY must be 32 bytes');
+    expect((error as Error).message).not.toContain(value);
+  });
+
+  it('reads RATE_LIMIT_WRITES_PER_MINUTE (default 300, 0 turns it off)', () => {
+    expect(loadConfig({}).rateLimitWritesPerMinute).toBe(300);
+    expect(loadConfig({ RATE_LIMIT_WRITES_PER_MINUTE: '0' }).rateLimitWritesPerMinute).toBe(0);
+    expect(() => loadConfig({ RATE_LIMIT_WRITES_PER_MINUTE: '-1' })).toThrow('RATE_LIMIT_WRITES_PER_MINUTE');
+  });
 });

@@ -1,6 +1,8 @@
 import type { FetchLike } from 'eventsource';
 import type {
+  ApiKeyWire,
   ArtifactWire,
+  CreatedApiKeyWire,
   ImportRequest,
   JobAcceptedWire,
   JobListQuery,
@@ -8,6 +10,7 @@ import type {
   JobWire,
   ModelPage,
   ModelWire,
+  NewApiKeyRequest,
   RegisteredModelWire,
   RegisterRequest,
   RepoDownloadRequest,
@@ -40,6 +43,8 @@ export class HubUnreachableError extends Error {
 
 export interface HubClientOptions {
   fetch?: typeof fetch;
+  /** An API key (`mh_…`), sent as `Authorization: Bearer`; it wins over credentials in the URL. */
+  apiKey?: string;
   /** Per request, not for event streams (default 30 s). */
   timeoutMs?: number;
 }
@@ -63,7 +68,11 @@ export class ModelHubClient {
 
   constructor(baseUrl: URL, options: HubClientOptions = {}) {
     const base = new URL(baseUrl);
-    if (base.username || base.password) {
+    if (options.apiKey) {
+      this.authorization = `Bearer ${options.apiKey}`;
+      base.username = '';
+      base.password = '';
+    } else if (base.username || base.password) {
       const pair = `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`;
       this.authorization = `Basic ${Buffer.from(pair).toString('base64')}`;
       base.username = '';
@@ -153,8 +162,25 @@ export class ModelHubClient {
     return this.url(`/v1/hub/jobs/${encodeURIComponent(jobId)}/events`);
   }
 
+  createKey(body: NewApiKeyRequest): Promise<CreatedApiKeyWire> {
+    return this.request('POST', '/v1/hub/keys', { body });
+  }
+
+  async listKeys(): Promise<ApiKeyWire[]> {
+    const page: { items: ApiKeyWire[] } = await this.request('GET', '/v1/hub/keys');
+    return page.items;
+  }
+
+  async revokeKey(idOrPrefix: string): Promise<ApiKeyWire> {
+    const answer: { revoked: ApiKeyWire } = await this.request(
+      'DELETE',
+      `/v1/hub/keys/${encodeURIComponent(idOrPrefix)}`,
+    );
+    return answer.revoked;
+  }
+
   private async request<T>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     options: { body?: unknown; query?: Record<string, string | number | undefined> } = {},
   ): Promise<T> {

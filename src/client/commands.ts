@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { HubApiError, HubUnreachableError, ModelHubClient } from './api-client.js';
+import { jsonLine, terminalSafe } from './format.js';
+import { type KeysBackend, registerKeysCommands } from './keys-commands.js';
 import { artifactsTable, jobDetails, jobsTable, modelsTable } from './listings.js';
 import {
   createBarDisplay,
@@ -24,6 +26,8 @@ export interface ClientIo {
   stdout: TerminalStream;
   stderr: NodeJS.WritableStream;
   setExitCode(code: number): void;
+  /** The hub database, for `keys` commands run without an API key (loaded on demand by the CLI). */
+  keysDatabase?: () => Promise<KeysBackend>;
 }
 
 interface JsonOption {
@@ -38,6 +42,10 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
     '--url <url>',
     `the hub the client commands talk to (default: $MODEL_HUB_URL, else ${DEFAULT_HUB_URL})`,
   );
+  program.option('--key <key>', 'API key sent to the hub (default: $MODEL_HUB_KEY)');
+
+  const apiKeyFor = (command: Command): string | undefined =>
+    command.optsWithGlobals<{ key?: string }>().key ?? (io.env.MODEL_HUB_KEY || undefined);
 
   const clientFor = (command: Command): ModelHubClient => {
     const fromOption = command.optsWithGlobals<{ url?: string }>().url;
@@ -47,7 +55,8 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
       const source = fromOption === undefined ? 'MODEL_HUB_URL' : '--url';
       command.error(`error: ${source} must be an http(s) URL such as ${DEFAULT_HUB_URL}`, { exitCode: 1 });
     }
-    return new ModelHubClient(url);
+    const apiKey = apiKeyFor(command);
+    return new ModelHubClient(url, apiKey ? { apiKey } : {});
   };
 
   /** Runs an action; hub errors become one stderr line and exit code 1, anything else propagates. */
@@ -57,8 +66,8 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
       try {
         io.setExitCode(await action(...args));
       } catch (error) {
-        if (error instanceof HubApiError) err(`error: ${error.message} (${error.code})`);
-        else if (error instanceof HubUnreachableError) err(`error: ${error.message}`);
+        if (error instanceof HubApiError) err(terminalSafe(`error: ${error.message} (${error.code})`));
+        else if (error instanceof HubUnreachableError) err(terminalSafe(`error: ${error.message}`));
         else throw error;
         io.setExitCode(1);
       }
@@ -73,7 +82,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
     return watchJob({ client, jobId, display, json, out, err });
   };
 
-  const printJson = (value: unknown) => out(JSON.stringify(value));
+  const printJson = (value: unknown) => out(jsonLine(value));
   const jsonOption = (withWait = false) =>
     new Option(
       '--json',
@@ -120,7 +129,9 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
             return 0;
           }
           out(
-            `Registered ${model.repo_id} as ${model.vendor}/${model.name} (revision ${model.revision}, id ${model.id})`,
+            terminalSafe(
+              `Registered ${model.repo_id} as ${model.vendor}/${model.name} (revision ${model.revision}, id ${model.id})`,
+            ),
           );
           if (model.sync_job_id) out(`Sync job queued: ${model.sync_job_id}`);
           return 0;
@@ -139,7 +150,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
         const client = clientFor(command);
         const accepted = await client.requestSync(repoId);
         if (opts.json) printJson(accepted);
-        else out(`${accepted.message}: ${accepted.job_id}`);
+        else out(terminalSafe(`${accepted.message}: ${accepted.job_id}`));
         return opts.wait ? watch(client, accepted.job_id, opts.json === true) : 0;
       }),
     );
@@ -166,7 +177,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
             ...(opts.exclude ? { exclude: opts.exclude } : {}),
           });
           if (opts.json) printJson(accepted);
-          else out(`${accepted.message}: ${accepted.job_id}`);
+          else out(terminalSafe(`${accepted.message}: ${accepted.job_id}`));
           return opts.wait ? watch(client, accepted.job_id, opts.json === true) : 0;
         },
       ),
@@ -192,7 +203,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
           ...(opts.repo ? { repo_id: opts.repo } : {}),
         });
         if (opts.json) printJson(accepted);
-        else out(`${accepted.message}: ${accepted.job_id}`);
+        else out(terminalSafe(`${accepted.message}: ${accepted.job_id}`));
         return opts.wait ? watch(client, accepted.job_id, opts.json === true) : 0;
       }),
     );
@@ -287,6 +298,17 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
         watch(clientFor(command), jobId, opts.json === true),
       ),
     );
+
+  registerKeysCommands(program, {
+    out,
+    err,
+    apiClient: (command) => (apiKeyFor(command) ? clientFor(command) : undefined),
+    database: async () => {
+      if (!io.keysDatabase) throw new Error('keys: this build has no database access; pass --key');
+      return io.keysDatabase();
+    },
+    run,
+  });
 }
 
 function parseLimit(value: string): number {

@@ -6,9 +6,10 @@ import {
   renderTable,
   secondsBetween,
   shortHash,
+  terminalSafe,
   truncateEnd,
 } from './format.js';
-import type { ArtifactWire, JobPage, JobWire, ModelWire } from './wire.js';
+import type { ArtifactWire, JobPage, JobSummaryWire, JobWire, ModelWire } from './wire.js';
 
 /** Human text for what the list and show commands print: one function per API object. */
 
@@ -27,7 +28,9 @@ export function modelsTable(models: readonly ModelWire[]): string {
 }
 
 export function artifactsTable(repoId: string, artifacts: readonly ArtifactWire[]): string {
-  if (artifacts.length === 0) return `${repoId} has no artifacts yet; run: model-hub sync ${repoId}`;
+  if (artifacts.length === 0) {
+    return terminalSafe(`${repoId} has no artifacts yet; run: model-hub sync ${repoId}`);
+  }
   const table = renderTable(
     ['PATH', 'SIZE', 'TYPE', 'STATUS', 'SHA256'],
     artifacts.map((a) => [
@@ -85,12 +88,13 @@ export function jobDetails(job: JobWire): string {
   const result = describeResult(job.result);
   if (result) rows.push(['Result', result]);
   const width = Math.max(...rows.map(([key]) => key.length)) + 2;
-  const lines = rows.map(([key, value]) => `${key.padEnd(width)}${value}`);
-  lines.push('Logs', ...(job.logs.length > 0 ? job.logs.map((line) => `  ${line}`) : ['  (none)']));
+  const lines = rows.map(([key, value]) => `${key.padEnd(width)}${terminalSafe(value)}`);
+  const logs = job.logs.map((line) => `  ${terminalSafe(line)}`);
+  lines.push('Logs', ...(logs.length > 0 ? logs : ['  (none)']));
   return lines.join('\n');
 }
 
-function took(job: JobWire): string {
+function took(job: JobSummaryWire): string {
   const seconds = secondsBetween(job.started_at ?? job.created_at, job.finished_at);
   return seconds === null ? '' : formatDuration(seconds);
 }

@@ -1,4 +1,5 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
+import { terminalSafe } from './format.js';
 import type { WatchState } from './job-watch.js';
 import { describeNotice, describeProgress, fileBarText, overallBarText, summarizeJob } from './watch-text.js';
 
@@ -43,7 +44,7 @@ export function createLineDisplay(options: LineDisplayOptions): ProgressDisplay 
       options.out(`progress ${progress}`);
     },
     note(message) {
-      options.err(message);
+      options.err(terminalSafe(message));
     },
     finish(state) {
       options.out(summarizeJob(state));
@@ -104,8 +105,9 @@ export function createBarDisplay(stream: TerminalStream): ProgressDisplay {
       redraw(state);
     },
     note(message) {
-      if (active) bars.log(`${message}\n`);
-      else stream.write(`${message}\n`);
+      const line = terminalSafe(message);
+      if (active) bars.log(`${line}\n`);
+      else stream.write(`${line}\n`);
     },
     finish(state) {
       if (active) redraw(state);
@@ -118,5 +120,5 @@ export function createBarDisplay(stream: TerminalStream): ProgressDisplay {
 
 /** `--json`: the events themselves are the output; only notes about the watching go to stderr. */
 export function createQuietDisplay(err: (line: string) => void): ProgressDisplay {
-  return { update() {}, note: err, finish() {}, stop() {} };
+  return { update() {}, note: (message) => err(terminalSafe(message)), finish() {}, stop() {} };
 }

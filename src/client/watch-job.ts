@@ -1,5 +1,5 @@
 import type { ModelHubClient } from './api-client.js';
-import { formatDuration } from './format.js';
+import { formatDuration, jsonLine, terminalSafe } from './format.js';
 import { openEventStream } from './job-events.js';
 import { exitCodeFor, finishFromJob, isFinished, reduceJobEvent, stateFromJob } from './job-watch.js';
 import type { ProgressDisplay } from './progress-display.js';
@@ -55,13 +55,14 @@ export async function watchJob(options: WatchJobOptions): Promise<number> {
     const end = () => {
       if (settled) return;
       display.finish(state);
-      if (state.status === 'failed') options.err(`error: ${state.error ?? `job ${jobId} failed`}`);
+      if (state.status === 'failed')
+        options.err(`error: ${terminalSafe(state.error ?? `job ${jobId} failed`)}`);
       settle(exitCodeFor(state));
     };
     const giveUp = (message: string) => {
       if (settled) return;
       display.stop();
-      options.err(`error: ${message}`);
+      options.err(`error: ${terminalSafe(message)}`);
       settle(1);
     };
     const interrupt = () => {
@@ -83,7 +84,7 @@ export async function watchJob(options: WatchJobOptions): Promise<number> {
       {
         onEvent(event) {
           if (settled) return;
-          if (options.json) options.out(JSON.stringify(event));
+          if (options.json) options.out(jsonLine(event));
           state = reduceJobEvent(state, event);
           display.update(state);
           if (isFinished(state)) end();

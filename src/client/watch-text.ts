@@ -6,6 +6,7 @@ import {
   renderBar,
   secondsBetween,
   shortHash,
+  terminalSafe,
   truncateEnd,
   truncateStart,
 } from './format.js';
@@ -29,9 +30,9 @@ const SOURCE_WORDS = {
 export function describeNotice(notice: WatchNotice): string {
   switch (notice.kind) {
     case 'file-completed':
-      return `done    ${notice.path} (${formatBytes(notice.sizeBytes)}, ${SOURCE_WORDS[notice.source]})`;
+      return `done    ${terminalSafe(notice.path)} (${formatBytes(notice.sizeBytes)}, ${SOURCE_WORDS[notice.source]})`;
     case 'file-failed':
-      return `failed  ${notice.path}: ${notice.error}`;
+      return `failed  ${terminalSafe(notice.path)}: ${terminalSafe(notice.error)}`;
     case 'model-synced':
       return `synced  ${describeSync(notice.sync)}`;
   }
@@ -83,7 +84,7 @@ function describeOutcome(state: WatchState): string {
 }
 
 function describeSync(sync: SyncOutcome): string {
-  const repo = sync.repoId ? `${sync.repoId} at ` : 'commit ';
+  const repo = sync.repoId ? `${terminalSafe(sync.repoId)} at ` : 'commit ';
   return `${repo}${shortHash(sync.commit)}: ${sync.files} files (${sync.created} created, ${sync.changed} changed, ${sync.removed} removed)`;
 }
 
@@ -94,7 +95,7 @@ function describeFlatResult(result: unknown): string {
     .filter(
       ([, value]) => typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean',
     )
-    .map(([key, value]) => `${key}=${String(value)}`)
+    .map(([key, value]) => terminalSafe(`${key}=${String(value)}`))
     .join(', ');
 }
 
@@ -129,5 +130,5 @@ export function fileBarText(file: FileProgress, columns: number): string {
   const fraction = file.sizeBytes > 0 ? file.bytesDone / file.sizeBytes : 0;
   const percent = `${percentOf(file.bytesDone, file.sizeBytes) ?? 0}%`.padStart(4);
   const head = `${' '.repeat(LABEL_WIDTH)} ${renderBar(fraction, barWidth(columns))} ${percent}  ${formatBytes(file.bytesDone)}/${formatBytes(file.sizeBytes)}  `;
-  return `${head}${truncateStart(file.path, Math.max(12, columns - 1 - head.length))}`;
+  return `${head}${truncateStart(terminalSafe(file.path), Math.max(12, columns - 1 - head.length))}`;
 }

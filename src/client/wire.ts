@@ -71,14 +71,13 @@ export interface ProgressWire {
   current_files: CurrentFileWire[];
 }
 
-export interface JobWire {
+/** A job as `GET /v1/hub/jobs` lists it: without its logs. */
+export interface JobSummaryWire {
   id: string;
   type: JobType;
   status: JobStatus;
   payload: unknown;
   result: unknown;
-  /** Lines "<ISO time> <message>", oldest first. */
-  logs: string[];
   error: string | null;
   attempts: number;
   worker: string | null;
@@ -90,9 +89,22 @@ export interface JobWire {
   finished_at: string | null;
 }
 
+/** One job as `GET /v1/hub/jobs/{id}` shows it. */
+export interface JobWire extends JobSummaryWire {
+  /** Lines "<ISO time> <message>", oldest first; one "… N lines dropped …" line where the hub cut a long log. */
+  logs: string[];
+}
+
 export interface JobPage {
-  items: JobWire[];
+  items: JobSummaryWire[];
   next_cursor: string | null;
+}
+
+/** `GET /v1/hub/jobs/{id}/logs`. */
+export interface JobLogPage {
+  items: string[];
+  next_cursor: string | null;
+  dropped_lines: number;
 }
 
 export interface JobAcceptedWire {
@@ -119,6 +131,26 @@ export interface ImportRequest {
   /** Absolute path on the hub's machine. */
   path: string;
   repo_id?: string;
+}
+
+export type KeyScope = 'read' | 'write' | 'admin';
+
+export interface ApiKeyWire {
+  id: string;
+  prefix: string;
+  scope: KeyScope;
+  name: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface CreatedApiKeyWire extends ApiKeyWire {
+  key: string;
+}
+
+export interface NewApiKeyRequest {
+  scope: KeyScope;
+  name?: string;
 }
 
 export interface JobListQuery {

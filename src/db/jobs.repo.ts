@@ -1,4 +1,4 @@
-import { type Expression, type ExpressionBuilder, type SqlBool, sql } from 'kysely';
+import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
 import type { Db } from './connection.js';
 import type { Database, JobRow, JobStatus, JobType } from './schema.js';
 
@@ -14,6 +14,25 @@ export interface JobLogLine {
   at: string;
   message: string;
 }
+
+/** A stored line with its number: the n-th line the job wrote, counting from 1. */
+export interface NumberedLogLine extends JobLogLine {
+  seq: number;
+}
+
+/**
+ * A job keeps the first LOG_HEAD_LINES and the last LOG_TAIL_LINES lines it writes: the start says
+ * what it set out to do, the end how it finished. Without a bound, a job that logs once per file of
+ * a huge tree (an import of /usr wrote 125,603 lines) grows its log, and every read of it, without
+ * limit. `jobs.log_lines` counts every line, so readers know how many were dropped in between.
+ */
+export const LOG_HEAD_LINES = 200;
+export const LOG_TAIL_LINES = 800;
+/**
+ * Lines that left the tail are deleted this many at a time: one delete per batch rather than per
+ * line keeps an append at two statements. Readers skip them meanwhile (see `logLines`).
+ */
+export const LOG_TRIM_BATCH = 100;
 
 export class JobsRepository {
   constructor(private readonly db: Db) {}
@@ -190,41 +209,57 @@ export class JobsRepository {
       .execute();
   }
 
+  /**
+   * Appends one line, keeping the log bounded (LOG_HEAD_LINES + LOG_TAIL_LINES, plus at most a
+   * batch awaiting deletion) in constant work per line. The increment of `jobs.log_lines` numbers
+   * the line atomically, so writers of one job in several processes never take the same number; the
+   * writer whose line completes a batch deletes everything between the head and the tail. A range,
+   * so a line inserted late by a slower writer goes with the next batch.
+   */
   async appendLog(jobId: string, message: string, at: string): Promise<void> {
-    await this.db
-      .insertInto('jobLogs')
-      .columns(['jobId', 'seq', 'at', 'message'])
-      .expression((eb) =>
-        eb
-          .selectFrom('jobLogs')
-          .select([
-            sql.val(jobId).as('jobId'),
-            sql<number>`coalesce(max(seq), 0) + 1`.as('seq'),
-            sql.val(at).as('at'),
-            sql.val(message).as('message'),
-          ])
-          .where('jobId', '=', jobId),
-      )
-      .execute();
-    await this.db.updateTable('jobs').set({ updatedAt: at }).where('id', '=', jobId).execute();
+    const counted = await this.db
+      .updateTable('jobs')
+      .set((eb) => ({ logLines: eb('logLines', '+', 1), updatedAt: at }))
+      .where('id', '=', jobId)
+      .returning('logLines')
+      .executeTakeFirst();
+    if (!counted) return;
+    const seq = counted.logLines;
+    await this.db.insertInto('jobLogs').values({ jobId, seq, at, message }).execute();
+    const cut = seq - LOG_TAIL_LINES;
+    if (cut > LOG_HEAD_LINES && cut % LOG_TRIM_BATCH === 0) {
+      await this.db
+        .deleteFrom('jobLogs')
+        .where('jobId', '=', jobId)
+        .where('seq', '>', LOG_HEAD_LINES)
+        .where('seq', '<=', cut)
+        .execute();
+    }
   }
 
-  async logsFor(jobIds: readonly string[]): Promise<Map<string, JobLogLine[]>> {
-    const byJob = new Map<string, JobLogLine[]>();
-    if (jobIds.length === 0) return byJob;
-    const rows = await this.db
-      .selectFrom('jobLogs')
-      .select(['jobId', 'at', 'message'])
-      .where('jobId', 'in', jobIds)
-      .orderBy('jobId')
-      .orderBy('seq')
-      .execute();
-    for (const row of rows) {
-      const lines = byJob.get(row.jobId) ?? [];
-      lines.push({ at: row.at, message: row.message });
-      byJob.set(row.jobId, lines);
-    }
-    return byJob;
+  /**
+   * Kept lines of `job` numbered above `afterSeq`, oldest first: the head, then the tail, read as
+   * two index ranges so neither walks the lines between them (awaiting deletion, or on PostgreSQL
+   * dead until vacuumed). `job.logLines` is the count read with the job; lines written since come too.
+   */
+  async logLines(
+    job: { id: string; logLines: number },
+    afterSeq: number,
+    limit: number,
+  ): Promise<NumberedLogLine[]> {
+    const range = (above: number, atMost: number | undefined, count: number) => {
+      let query = this.db
+        .selectFrom('jobLogs')
+        .select(['seq', 'at', 'message'])
+        .where('jobId', '=', job.id)
+        .where('seq', '>', above);
+      if (atMost !== undefined) query = query.where('seq', '<=', atMost);
+      return query.orderBy('seq').limit(count).execute();
+    };
+    const head = afterSeq < LOG_HEAD_LINES ? await range(afterSeq, LOG_HEAD_LINES, limit) : [];
+    if (head.length >= limit) return head;
+    const tailAbove = Math.max(afterSeq, LOG_HEAD_LINES, job.logLines - LOG_TAIL_LINES);
+    return [...head, ...(await range(tailAbove, undefined, limit - head.length))];
   }
 
   /** How many jobs there are per (type, status), across the deployment: the jobs gauges. */

@@ -3,6 +3,8 @@ import { initial } from './migrations/0001-initial.js';
 import { leases } from './migrations/0002-leases.js';
 import { events } from './migrations/0003-events.js';
 import { storage } from './migrations/0004-storage.js';
+import { apiKeys } from './migrations/0005-api-keys.js';
+import { boundedJobLogs } from './migrations/0006-bounded-job-logs.js';
 import type { Database } from './schema.js';
 
 /** The one migration list, for every dialect. Append; never edit a migration that has shipped. */
@@ -11,6 +13,8 @@ const migrations: Record<string, Migration> = {
   '0002-leases': leases,
   '0003-events': events,
   '0004-storage': storage,
+  '0005-api-keys': apiKeys,
+  '0006-bounded-job-logs': boundedJobLogs,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

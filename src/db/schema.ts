@@ -69,6 +69,8 @@ export interface JobsTable {
   leaseExpiresAt: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON job progress (files and bytes done, speed, ETA), written at a bounded rate while it runs. */
   progress: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Lines the job has written so far, kept or not (job_logs holds only its first and last ones). */
+  logLines: ColumnType<number, number | undefined, number>;
 }
 
 export interface LeasesTable {
@@ -140,6 +142,22 @@ export interface WebhookDeliveriesTable {
   deliveredAt: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+export type ApiKeyScope = 'read' | 'write' | 'admin';
+
+/** An API key: only its SHA-256 is kept; the key itself is shown once, when it is created. */
+export interface ApiKeysTable {
+  id: string;
+  /** The key's first characters (`mh_` and 8 more): not secret, finds the row and names the key. */
+  prefix: string;
+  /** Hex SHA-256 of the whole key. */
+  keyHash: string;
+  scope: ApiKeyScope;
+  name: string | null;
+  createdAt: string;
+  /** Updated at most once a minute per key, not on every request. */
+  lastUsedAt: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
 export interface Database {
   modelRepos: ModelReposTable;
   artifacts: ArtifactsTable;
@@ -149,6 +167,7 @@ export interface Database {
   events: EventsTable;
   webhooks: WebhooksTable;
   webhookDeliveries: WebhookDeliveriesTable;
+  apiKeys: ApiKeysTable;
 }
 
 export type ModelRepoRow = Selectable<ModelReposTable>;
@@ -160,3 +179,4 @@ export type JobRow = Selectable<JobsTable>;
 export type EventRow = Selectable<EventsTable>;
 export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;

@@ -15,6 +15,7 @@ export interface NewWebhook {
   id: string;
   url: string;
   events: readonly EventType[];
+  /** As it is to be stored (sealed by the caller when SECRETS_KEY is set). */
   secret: string | null;
   createdAt: string;
 }
@@ -29,6 +30,7 @@ export interface DeliveryPosition {
 /** A delivery this dispatcher now holds, with where and how to send it (read at claim time). */
 export interface ClaimedDelivery extends WebhookDeliveryRow {
   url: string;
+  /** As stored: plain, or sealed by SecretBox; never logged. */
   secret: string | null;
 }
 
@@ -85,6 +87,17 @@ export class WebhooksRepository {
 
   async findById(id: string): Promise<WebhookRow | undefined> {
     return this.db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Swaps the stored secret only if it is still `from`; false when it changed meanwhile. */
+  async replaceSecret(id: string, from: string, to: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('webhooks')
+      .set({ secret: to })
+      .where('id', '=', id)
+      .where('secret', '=', from)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /** Deletes the webhook and (by cascade) its deliveries; false when there was none. */

@@ -50,6 +50,8 @@ export class RedisEventBus implements EventBus {
   ) {
     this.channel = `${prefix}:events`;
     this.subscriber = publisher.duplicate();
+    // Reconnection attempts while Redis is down are reported, not printed as unhandled.
+    this.subscriber.on('error', (error: Error) => this.onError(error));
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       try {

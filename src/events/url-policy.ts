@@ -1,13 +1,16 @@
 import dns from 'node:dns';
-import net from 'node:net';
+import type net from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { Invalid } from '../errors.js';
+import { isLoopbackHost } from '../loopback.js';
 
 /**
- * Where webhooks may POST. Always: http(s) URLs without credentials. Private targets (loopback,
- * RFC 1918, link-local, unique-local, CGNAT, unspecified, multicast) only when allowed: otherwise a
- * hub user could make the hub call into the network it runs in (SSRF). The check runs at
- * registration, again before every attempt (DNS answers change), and inside the connection's own
- * DNS lookup, so a name that resolves differently between the check and the connect is still refused.
+ * Where webhooks may POST. Always: http(s) URLs without credentials. Anything but public unicast
+ * (loopback, RFC 1918, link-local, site- and unique-local, CGNAT, reserved, multicast, and IPv6
+ * spellings of those) only when allowed: otherwise a hub user could make the hub call into the
+ * network it runs in (SSRF). The check runs at registration, again before every attempt (DNS
+ * answers change), and inside the connection's own DNS lookup, so a name that resolves differently
+ * between the check and the connect is still refused.
  */
 export type AllowPrivateSetting = 'auto' | boolean;
 
@@ -19,50 +22,59 @@ export class WebhookUrlRefused extends Invalid {
   }
 }
 
-const PRIVATE_RANGES = new net.BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  PRIVATE_RANGES.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  PRIVATE_RANGES.addSubnet(network, prefix, 'ipv6');
-}
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
-/** IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) are checked against the IPv4 ranges too. */
+/** All globally routed IPv6 space is allocated from 2000::/3; the rest is reserved or local. */
+const GLOBAL_UNICAST = ipaddr.IPv6.parseCIDR('2000::/3');
+/**
+ * NAT64 for local use (RFC 8215): the operator chooses where the IPv4 address sits inside it, so no
+ * embedding can be read back with certainty; it is never a public target.
+ */
+const NAT64_LOCAL_USE = ipaddr.IPv6.parseCIDR('64:ff9b:1::/48');
+
+/**
+ * True unless `address` (an IP literal; IPv4 also in decimal, octal or hex spelling) is public
+ * unicast: IPv4 whose range ipaddr.js calls `unicast`, or IPv6 `unicast` inside 2000::/3. An IPv6
+ * address that embeds an IPv4 one (mapped, compatible, translated, NAT64, 6to4, Teredo) is judged by
+ * the IPv4 address it reaches, so `[::ffff:127.0.0.1]` and `[2002:7f00:1::]` are loopback.
+ */
 export function isPrivateAddress(address: string): boolean {
-  const family = net.isIP(address);
-  if (family === 0) throw new Error(`not an IP address: ${address}`);
-  return PRIVATE_RANGES.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  if (!ipaddr.isValid(address)) throw new Error(`not an IP address: ${address}`);
+  return !isPublic(ipaddr.parse(address));
 }
 
-const LOOPBACK = new net.BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
+function isPublic(address: Address): boolean {
+  if (address.kind() === 'ipv4') return address.range() === 'unicast';
+  const v6 = address as ipaddr.IPv6;
+  if (v6.match(NAT64_LOCAL_USE)) return false;
+  const embedded = embeddedIPv4(v6);
+  if (embedded) return embedded.every(isPublic);
+  return v6.range() === 'unicast' && v6.match(GLOBAL_UNICAST);
+}
+
+/** The IPv4 address(es) an IPv6 address carries, or undefined when it carries none. */
+function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4[] | undefined {
+  const [p0 = 0, p1 = 0, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0, p7 = 0] = address.parts;
+  const v4 = (high: number, low: number) => new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+  switch (address.range()) {
+    case 'ipv4Mapped': // ::ffff:a.b.c.d
+    case 'rfc6145': // ::ffff:0:a.b.c.d (IPv4-translated)
+      return [v4(p6, p7)];
+    case '6to4': // 2002:AABB:CCDD::/48
+      return [v4(p1, p2)];
+    case 'teredo': // 2001:0:<server>:<flags>:<port>:<client, inverted>
+      return [v4(p2, p3), v4(p6 ^ 0xffff, p7 ^ 0xffff)];
+    case 'rfc6052': // 64:ff9b::a.b.c.d, the well-known NAT64 prefix (the local-use one is refused above)
+      return [v4(p6, p7)];
+  }
+  // IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks); `::` and `::1` land in 0/8.
+  if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0 && p4 === 0 && p5 === 0) return [v4(p6, p7)];
+  return undefined;
+}
 
 /** `auto`: private targets are allowed when the hub itself only listens on loopback (a developer's machine). */
 export function privateTargetsAllowed(setting: AllowPrivateSetting, listenHost: string): boolean {
-  if (setting !== 'auto') return setting;
-  const host = listenHost.replace(/^\[|\]$/g, '');
-  if (host === 'localhost') return true;
-  const family = net.isIP(host);
-  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+  return setting === 'auto' ? isLoopbackHost(listenHost) : setting;
 }
 
 const systemLookup: LookupAll = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
@@ -82,7 +94,7 @@ export class UrlPolicy {
     const parsed = parseWebhookUrl(url);
     if (this.options.allowPrivate) return parsed;
     const host = parsed.hostname.replace(/^\[|\]$/g, '');
-    if (net.isIP(host) !== 0) {
+    if (ipaddr.isValid(host)) {
       if (isPrivateAddress(host)) throw new WebhookUrlRefused(`url: ${host} is refused: ${REFUSAL_HINT}`);
       return parsed;
     }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { nowIso } from '../clock.js';
+import type { SecretBox } from '../db/secret-box.js';
 import type { ClaimedDelivery, WebhooksRepository } from '../db/webhooks.repo.js';
 import { errorMessage } from '../errors.js';
 import type { UrlPolicy } from './url-policy.js';
@@ -11,6 +12,8 @@ export interface WebhookDispatcherOptions {
   /** Subscribes to "a commit queued deliveries" (EventLog.onDeliveriesQueued); returns the unsubscribe. */
   deliveriesQueued: (wake: () => void) => () => void;
   policy: UrlPolicy;
+  /** Opens the stored secrets deliveries are signed with. */
+  secrets: SecretBox;
   /** This process's identity, written as a claimed delivery's `locked_by`. */
   owner: string;
   /** Budget for one attempt: DNS check, connect, response headers and body (ms). */
@@ -201,7 +204,13 @@ export class WebhookDispatcher {
   private async post(delivery: ClaimedDelivery): Promise<AttemptResult> {
     const stop = this.stopping.signal;
     if (stop.aborted) return { kind: 'interrupted' };
-    const { timeoutMs, userAgent, policy } = this.options;
+    const { timeoutMs, userAgent, policy, secrets } = this.options;
+    let secret: string | null;
+    try {
+      secret = delivery.secret === null ? null : secrets.open(delivery.secret);
+    } catch (error) {
+      return { kind: 'failed', statusCode: null, error: `not sent: ${errorMessage(error)}` };
+    }
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([timeout, stop]);
     try {
@@ -212,7 +221,7 @@ export class WebhookDispatcher {
         'X-ModelHub-Event': delivery.eventType,
         'X-ModelHub-Delivery': delivery.id,
       };
-      if (delivery.secret !== null) headers[SIGNATURE_HEADER] = signBody(delivery.body, delivery.secret);
+      if (secret !== null) headers[SIGNATURE_HEADER] = signBody(delivery.body, secret);
       const response = await request(delivery.url, {
         method: 'POST',
         headers,

@@ -64,6 +64,7 @@ export function eventsRoutes(deps: { events: EventsService }): FastifyPluginAsyn
     app.get(
       '/v1/hub/events',
       {
+        config: { scope: 'read' },
         sse: 'manual',
         schema: {
           summary: 'Stream every event (SSE): live, or resumed after Last-Event-ID',
@@ -79,6 +80,7 @@ export function eventsRoutes(deps: { events: EventsService }): FastifyPluginAsyn
     app.get(
       '/v1/hub/jobs/:job_id/events',
       {
+        config: { scope: 'read' },
         sse: 'manual',
         schema: {
           summary: "Stream one job's events (SSE), from its first event",

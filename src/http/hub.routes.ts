@@ -12,6 +12,7 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
     app.post(
       '/v1/hub/register',
       {
+        config: { scope: 'write' },
         schema: {
           summary: 'Register an upstream repo',
           tags: ['hub'],
@@ -50,6 +51,7 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
     app.post(
       '/v1/hub/sync',
       {
+        config: { scope: 'write' },
         schema: {
           summary: 'Queue a sync of a registered repo',
           tags: ['hub'],
@@ -69,6 +71,7 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
     app.post(
       '/v1/hub/download',
       {
+        config: { scope: 'write' },
         schema: {
           summary: 'Queue a download of artifacts',
           tags: ['hub'],

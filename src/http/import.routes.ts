@@ -8,11 +8,12 @@ export function importRoutes(deps: { jobs: JobsService }): FastifyPluginAsyncTyp
     app.post(
       '/v1/hub/import',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: 'Import files already on the hub machine',
           tags: ['hub'],
           description:
-            'Adopts a Hugging Face cache (the hub cache root, or one `models--org--name` folder) or, with `repo_id`, a plain folder of files. Each file is matched to its artifact by path, hashed, and accepted only if it matches what upstream advertised; same file system: hard links, else verified copies. The source is never changed.',
+            'Adopts a Hugging Face cache (the hub cache root, or one `models--org--name` folder) or, with `repo_id`, a plain folder of files. Each file is matched to its artifact by path, hashed, and accepted only if it matches what upstream advertised; same file system: hard links, else verified copies. The source is never changed. Only paths inside IMPORT_ROOTS are accepted (resolved, symlinks included): without IMPORT_ROOTS import is disabled (403 IMPORT_DISABLED); a path outside the roots, one leading out through a symlink and one that does not exist all get the same 403 IMPORT_PATH_REFUSED.',
           body: Type.Object(
             {
               path: Type.String({
@@ -24,7 +25,7 @@ export function importRoutes(deps: { jobs: JobsService }): FastifyPluginAsyncTyp
             },
             { additionalProperties: false },
           ),
-          response: { 202: JobAccepted, 400: ErrorBody, 404: ErrorBody },
+          response: { 202: JobAccepted, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody },
         },
       },
       async (request, reply) => {

@@ -12,6 +12,7 @@ export function modelsRoutes(deps: {
     app.get(
       '/v1/hub/models',
       {
+        config: { scope: 'read' },
         schema: {
           summary: 'List registered repos',
           tags: ['models'],
@@ -24,6 +25,7 @@ export function modelsRoutes(deps: {
     app.get(
       '/v1/hub/models/:id',
       {
+        config: { scope: 'read' },
         schema: {
           summary: 'One registered repo',
           tags: ['models'],
@@ -37,6 +39,7 @@ export function modelsRoutes(deps: {
     app.patch(
       '/v1/hub/models/:id',
       {
+        config: { scope: 'write' },
         schema: {
           summary: 'Pin or unpin a repo (pinned blobs are never evicted to meet the store quota)',
           tags: ['models'],
@@ -51,6 +54,7 @@ export function modelsRoutes(deps: {
     app.delete(
       '/v1/hub/models/:id',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: 'Forget a repo and its artifacts; `purge=true` also collects its now unreferenced blobs',
           tags: ['models'],
@@ -83,6 +87,7 @@ export function modelsRoutes(deps: {
     app.get(
       '/v1/hub/models/:id/artifacts',
       {
+        config: { scope: 'read' },
         schema: {
           summary: "A repo's artifacts (one per upstream file), by path",
           tags: ['models'],

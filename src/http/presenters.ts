@@ -1,7 +1,16 @@
 import path from 'node:path';
+import type { JobLogLine } from '../db/jobs.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
-import type { JobView } from '../services/jobs.service.js';
-import type { ArtifactWire, JobWire, ModelWire } from './schemas.js';
+import type { ApiKey } from '../services/api-keys.service.js';
+import type { JobDetailView, JobLogPage, JobView } from '../services/jobs.service.js';
+import type {
+  ApiKeyWireType,
+  ArtifactWire,
+  JobLogPageWire,
+  JobSummaryWire,
+  JobWire,
+  ModelWire,
+} from './schemas.js';
 
 /** camelCase rows → snake_case wire objects: the one conversion point on the HTTP boundary. */
 export function presentModel(m: ModelRepoRow): ModelWire {
@@ -42,14 +51,13 @@ export function presentArtifact(a: ArtifactRow, storeRoot: string): ArtifactWire
   };
 }
 
-export function presentJob(j: JobView): JobWire {
+export function presentJob(j: JobView): JobSummaryWire {
   return {
     id: j.id,
     type: j.type,
     status: j.status,
     payload: j.payload,
     result: j.result,
-    logs: j.logs.map((line) => `${line.at} ${line.message}`),
     error: j.error,
     progress: j.progress,
     attempts: j.attempts,
@@ -58,5 +66,32 @@ export function presentJob(j: JobView): JobWire {
     updated_at: j.updatedAt,
     started_at: j.startedAt,
     finished_at: j.finishedAt,
+  };
+}
+
+export function presentJobDetail(j: JobDetailView): JobWire {
+  return { ...presentJob(j), logs: j.logs.map(presentLogLine) };
+}
+
+export function presentJobLogPage(page: JobLogPage): JobLogPageWire {
+  return {
+    items: page.items.map(presentLogLine),
+    next_cursor: page.nextCursor,
+    dropped_lines: page.droppedLines,
+  };
+}
+
+function presentLogLine(line: JobLogLine): string {
+  return `${line.at} ${line.message}`;
+}
+
+export function presentApiKey(key: ApiKey): ApiKeyWireType {
+  return {
+    id: key.id,
+    prefix: key.prefix,
+    scope: key.scope,
+    name: key.name,
+    created_at: key.createdAt,
+    last_used_at: key.lastUsedAt,
   };
 }

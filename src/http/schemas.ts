@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { LOG_HEAD_LINES, LOG_TAIL_LINES } from '../db/jobs.repo.js';
 
 /** Wire shapes (snake_case) for every route; the OpenAPI document at /docs is generated from these. */
 export const ErrorBody = Type.Object(
@@ -111,13 +112,17 @@ export const JobProgress = Type.Object(
   { description: 'Updated at most once per PROGRESS_INTERVAL_MS while the job runs; final when it ends' },
 );
 
-export const Job = Type.Object({
+const LogLines = Type.Array(Type.String(), {
+  description: `Lines "<ISO time> <message>", oldest first. A job keeps its first ${LOG_HEAD_LINES} and last ${LOG_TAIL_LINES} lines; where lines were dropped, one line "<ISO time> … N lines dropped …" stands at the cut`,
+});
+
+/** A job as lists show it: everything but its logs (see `GET /v1/hub/jobs/{job_id}/logs`). */
+export const JobSummary = Type.Object({
   id: Type.String({ format: 'uuid' }),
   type: JobTypeSchema,
   status: JobStatusSchema,
   payload: Type.Unknown(),
   result: Type.Unknown(),
-  logs: Type.Array(Type.String(), { description: 'Lines "<ISO time> <message>", oldest first' }),
   error: NullableString,
   progress: JobProgress,
   attempts: Type.Integer(),
@@ -130,6 +135,14 @@ export const Job = Type.Object({
   finished_at: Type.Union([Timestamp, Type.Null()]),
 });
 
+export const Job = Type.Object({ ...JobSummary.properties, logs: LogLines });
+
+export const JobLogPage = Type.Object({
+  items: LogLines,
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+  dropped_lines: Type.Integer({ description: 'Lines the job wrote between its kept first and last ones' }),
+});
+
 export const JobAccepted = Type.Object({
   job_id: Type.String({ format: 'uuid' }),
   status: JobStatusSchema,
@@ -139,6 +152,30 @@ export const JobAccepted = Type.Object({
 export const JobIdParams = Type.Object({ job_id: Type.String({ format: 'uuid' }) });
 export const ModelIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
+export const ScopeSchema = Type.Union([Type.Literal('read'), Type.Literal('write'), Type.Literal('admin')], {
+  description:
+    'read: every GET and the event streams; write: also register, sync, download, pin; admin: everything',
+});
+
+export const ApiKeyWire = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  prefix: Type.String({ description: 'The first characters of the key: names it in listings and logs' }),
+  scope: ScopeSchema,
+  name: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String({ format: 'date-time' }),
+  last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'Updated at most once a minute',
+  }),
+});
+
+export const CreatedApiKeyWire = Type.Object({
+  ...ApiKeyWire.properties,
+  key: Type.String({ description: 'The key itself: shown only in this answer, stored only as a hash' }),
+});
+
 export type ModelWire = Static<typeof Model>;
 export type ArtifactWire = Static<typeof Artifact>;
+export type JobSummaryWire = Static<typeof JobSummary>;
 export type JobWire = Static<typeof Job>;
+export type ApiKeyWireType = Static<typeof ApiKeyWire>;
+export type JobLogPageWire = Static<typeof JobLogPage>;

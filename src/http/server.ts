@@ -7,20 +7,26 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { ApiKeysService } from '../services/api-keys.service.js';
 import type { EventsService } from '../services/events.service.js';
 import type { JobsService } from '../services/jobs.service.js';
 import type { RegistryService } from '../services/registry.service.js';
 import type { StorageService } from '../services/storage.service.js';
 import type { WebhooksService } from '../services/webhooks.service.js';
-import { handleError } from './error-handler.js';
+import { type AccessControlOptions, installAccessControl } from './access-control.js';
+import { refuseControlCharacters } from './control-characters.js';
+import { handleError, handleNotFound } from './error-handler.js';
 import { eventsRoutes } from './events.routes.js';
 import { hubRoutes } from './hub.routes.js';
 import { importRoutes } from './import.routes.js';
 import { jobsRoutes } from './jobs.routes.js';
+import { keysRoutes } from './keys.routes.js';
 import { modelsRoutes } from './models.routes.js';
 import { type OpsDeps, opsRoutes } from './ops.routes.js';
+import { registerWriteRateLimit, type WriteRateLimitOptions } from './rate-limit.js';
 import { storageRoutes } from './storage.routes.js';
 import { storageJobsRoutes } from './storage-jobs.routes.js';
+import { clientErrorHandler, frameworkErrors, refuseLongUrls } from './transport-errors.js';
 import { webhooksRoutes } from './webhooks.routes.js';
 
 export interface HttpDeps extends OpsDeps {
@@ -29,6 +35,9 @@ export interface HttpDeps extends OpsDeps {
   jobs: JobsService;
   webhooks: WebhooksService;
   events: EventsService;
+  apiKeys: ApiKeysService;
+  access: Omit<AccessControlOptions, 'keys'>;
+  rateLimit: WriteRateLimitOptions;
   /** How often an idle event stream gets a heartbeat comment (ms). */
   sseHeartbeatMs: number;
   storeRoot: string;
@@ -59,6 +68,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     bodyLimit: deps.bodyLimitBytes,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const strict = makeAjv(false);
@@ -69,21 +80,27 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   app.setErrorHandler(handleError);
   // The API speaks JSON only; anything else is a 415, not a string handed to a schema.
   app.removeContentTypeParser('text/plain');
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      error: {
-        code: 'NOT_FOUND',
-        message: `Route ${request.method} ${request.url.split('?')[0]} not found`,
-        request_id: String(request.id),
-      },
-    }),
-  );
+  app.setNotFoundHandler(handleNotFound);
+  app.addHook('onRequest', refuseLongUrls);
+  app.addHook('preValidation', refuseControlCharacters);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', String(request.id));
   });
 
+  // Before any route (and before the OpenAPI collector) so every route gets its scope checked and documented.
+  installAccessControl(app as unknown as FastifyInstance, { keys: deps.apiKeys, ...deps.access });
+
   await app.register(swagger, {
     openapi: {
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (mh_…) with the scope the route names',
+          },
+        },
+      },
       info: {
         title: 'Model Hub',
         version: deps.version,
@@ -92,6 +109,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Before the routes: the limit attaches itself to each route as it is added.
+  await registerWriteRateLimit(app as unknown as FastifyInstance, deps.rateLimit);
 
   await app.register(opsRoutes(deps));
   await app.register(hubRoutes(deps));
@@ -103,5 +122,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await app.register(webhooksRoutes(deps));
   await app.register(storageJobsRoutes(deps));
   await app.register(storageRoutes(deps));
+  await app.register(keysRoutes(deps));
   return app as unknown as FastifyInstance;
 }

@@ -11,6 +11,7 @@ export function storageJobsRoutes(deps: { jobs: JobsService }): FastifyPluginAsy
     app.post(
       '/v1/hub/scan',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: 'Queue a scan of the store',
           tags: ['storage'],
@@ -39,6 +40,7 @@ export function storageJobsRoutes(deps: { jobs: JobsService }): FastifyPluginAsy
     app.post(
       '/v1/hub/gc',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: 'Queue a garbage collection of orphan blobs',
           tags: ['storage'],

@@ -36,6 +36,7 @@ export function storageRoutes(deps: { storage: StorageService }): FastifyPluginA
     app.get(
       '/v1/hub/storage',
       {
+        config: { scope: 'read' },
         schema: {
           summary: 'Store usage: blobs, bytes saved by dedup, per-model logical and unique bytes, free disk',
           tags: ['storage'],

@@ -20,6 +20,7 @@ export function webhooksRoutes(deps: { webhooks: WebhooksService }): FastifyPlug
     app.post(
       '/v1/hub/webhooks',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: 'Register a webhook',
           description:
@@ -43,6 +44,7 @@ export function webhooksRoutes(deps: { webhooks: WebhooksService }): FastifyPlug
     app.get(
       '/v1/hub/webhooks',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: 'List webhooks, oldest first',
           tags,
@@ -55,6 +57,7 @@ export function webhooksRoutes(deps: { webhooks: WebhooksService }): FastifyPlug
     app.get(
       '/v1/hub/webhooks/:id',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: 'One webhook',
           tags,
@@ -68,6 +71,7 @@ export function webhooksRoutes(deps: { webhooks: WebhooksService }): FastifyPlug
     app.delete(
       '/v1/hub/webhooks/:id',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: 'Delete a webhook and its deliveries',
           tags,
@@ -84,6 +88,7 @@ export function webhooksRoutes(deps: { webhooks: WebhooksService }): FastifyPlug
     app.get(
       '/v1/hub/webhooks/:id/deliveries',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: "A webhook's deliveries, newest first",
           tags,
@@ -112,6 +117,7 @@ export function webhooksRoutes(deps: { webhooks: WebhooksService }): FastifyPlug
     app.post(
       '/v1/hub/webhooks/:id/deliveries/:delivery_id/redeliver',
       {
+        config: { scope: 'admin' },
         schema: {
           summary: 'Send a dead or succeeded delivery again',
           tags,

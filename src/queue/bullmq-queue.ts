@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobHandler, JobQueue } from './job-queue.js';
+import { QueueDisconnected } from './outage.js';
 
 export interface BullQueueOptions {
   /** Shared by the producer; BullMQ duplicates it for the worker's blocking connection. */
@@ -13,6 +14,7 @@ export interface BullQueueOptions {
 }
 
 const QUEUE_NAME = 'jobs';
+const ENQUEUE_TIMEOUT_MS = 5000;
 
 /**
  * BullMQ adapter: a queue entry is named after the job's row id, so re-enqueuing a job that is
@@ -38,8 +40,26 @@ export class BullQueue implements JobQueue {
     this.queue.on('error', (error) => options.onError(error, undefined));
   }
 
+  /**
+   * Refuses at once while Redis is disconnected, and gives up after ENQUEUE_TIMEOUT_MS: the
+   * connection queues commands until Redis is back, and a request must not wait that long. The job
+   * row is already written; the reaper offers it again once the queue is back.
+   */
   async enqueue(jobId: string): Promise<void> {
-    await this.queue.add(QUEUE_NAME, {}, { jobId });
+    const redis = this.options.connection;
+    if (redis.status !== 'ready') throw new QueueDisconnected(`Redis connection is ${redis.status}`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new QueueDisconnected(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)),
+        ENQUEUE_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([this.queue.add(QUEUE_NAME, {}, { jobId }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   start(handler: JobHandler): void {

@@ -3,6 +3,10 @@ import { Invalid } from '../errors.js';
 type KeyPart = 'string' | 'integer';
 type KeyValue<K extends KeyPart> = K extends 'string' ? string : number;
 
+// A key part goes into a query: a NUL is an error in PostgreSQL, so it is refused here, as in SQLite.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /** Keyset paging: a page's `next_cursor` is the sort key of its last row, opaque to clients. */
 export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
@@ -19,7 +23,9 @@ export function decodeCursor<const K extends readonly KeyPart[]>(
       Array.isArray(value) &&
       value.length === shape.length &&
       shape.every((kind, i) =>
-        kind === 'string' ? typeof value[i] === 'string' : Number.isSafeInteger(value[i]),
+        kind === 'string'
+          ? typeof value[i] === 'string' && !CONTROL_CHARACTER.test(value[i])
+          : Number.isSafeInteger(value[i]),
       )
     ) {
       return value as { [I in keyof K]: KeyValue<K[I]> };

@@ -9,6 +9,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { type Placement, placeFile, placeSymlink, placeText } from '../store/export-placement.js';
 import { cacheEtag, repoFolderName, snapshotLinkTarget } from '../store/hf-cache-layout.js';
 import { safeJoin } from '../store/safe-path.js';
+import { assertRevision } from './revision.js';
 
 export type ExportLayout = 'hf-cache' | 'flat';
 
@@ -69,6 +70,7 @@ export class ExportService {
     if (!path.isAbsolute(request.dir)) {
       throw new Invalid('INVALID_PATH', `export directory must be absolute, got ${request.dir}`);
     }
+    if (request.revision !== undefined) assertRevision('revision', request.revision);
     const model = await this.models.findByRepoId(request.repoId);
     if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${request.repoId} is not registered`);
     const commit = model.commitSha;

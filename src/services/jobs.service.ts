@@ -1,7 +1,13 @@
 import picomatch from 'picomatch';
 import { newId, nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
-import type { JobLogLine, JobsRepository } from '../db/jobs.repo.js';
+import {
+  type JobLogLine,
+  type JobsRepository,
+  LOG_HEAD_LINES,
+  LOG_TAIL_LINES,
+  type NumberedLogLine,
+} from '../db/jobs.repo.js';
 import { fromJson, toJson } from '../db/json.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { JobRow, JobStatus, JobType, ModelRepoRow } from '../db/schema.js';
@@ -10,6 +16,7 @@ import type { EventLog } from '../events/event-log.js';
 import { emptyProgress, type ProgressSnapshot } from '../events/job-progress.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { inspectImportSource } from '../store/hf-cache-layout.js';
+import type { ImportRoots } from '../store/import-roots.js';
 import type {
   DownloadPayload,
   GcPayload,
@@ -26,7 +33,6 @@ export interface JobView {
   payload: unknown;
   result: unknown;
   error: string | null;
-  logs: JobLogLine[];
   progress: ProgressSnapshot;
   attempts: number;
   /** The worker holding the job's lease while it runs. */
@@ -35,6 +41,19 @@ export interface JobView {
   updatedAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+}
+
+/** One job with its whole kept log (at most LOG_HEAD_LINES + LOG_TAIL_LINES lines and a marker). */
+export interface JobDetailView extends JobView {
+  logs: JobLogLine[];
+}
+
+export interface JobLogPage {
+  /** Oldest first; where lines were dropped, one marker line stands at the cut. */
+  items: JobLogLine[];
+  nextCursor: string | null;
+  /** Lines written between the kept first and last ones, and not kept. */
+  droppedLines: number;
 }
 
 export interface JobRequestOutcome {
@@ -49,6 +68,7 @@ export class JobsService {
     private readonly artifacts: ArtifactsRepository,
     private readonly queue: JobQueue,
     private readonly events: EventLog,
+    private readonly importRoots: ImportRoots,
   ) {}
 
   async requestSync(repoId: string): Promise<JobRequestOutcome> {
@@ -134,10 +154,11 @@ export class JobsService {
 
   /**
    * Files already on the hub's machine (a Hugging Face cache, or a plain folder for `repoId`); the
-   * path is checked now so a typo is a 400, not a failed job.
+   * path must lie inside IMPORT_ROOTS (else 403, no job), and is checked now so a mistake is an
+   * answer, not a failed job.
    */
   async requestImport(dir: string, repoId?: string): Promise<JobRequestOutcome> {
-    const source = await inspectImportSource(dir);
+    const source = await inspectImportSource(await this.importRoots.resolve(dir));
     if (repoId !== undefined && !(await this.models.findByRepoId(repoId))) {
       throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
     }
@@ -161,11 +182,47 @@ export class JobsService {
     return { job, message: `Download job queued for ${artifactIds.length} artifact(s)` };
   }
 
-  async getJob(id: string): Promise<JobView> {
+  async getJob(id: string): Promise<JobDetailView> {
+    const job = await this.findJob(id);
+    const logs = await this.logPage(job, 0, LOG_HEAD_LINES + LOG_TAIL_LINES + 1);
+    return { ...toView(job), logs: logs.items };
+  }
+
+  /** A job's log a page at a time; the cursor is the number of the last line a page held. */
+  async getJobLogs(id: string, query: { cursor?: string; limit: number }): Promise<JobLogPage> {
+    const job = await this.findJob(id);
+    const after = query.cursor === undefined ? 0 : decodeCursor(query.cursor, ['integer'])[0];
+    return this.logPage(job, after, query.limit);
+  }
+
+  private async findJob(id: string): Promise<JobRow> {
     const job = await this.jobs.findById(id);
     if (!job) throw new NotFound('JOB_NOT_FOUND', `Job ${id} not found`);
-    const logs = await this.jobs.logsFor([id]);
-    return toView(job, logs.get(id) ?? []);
+    return job;
+  }
+
+  /**
+   * Kept lines numbered above `after`. The marker of dropped lines takes the number of the first
+   * dropped line, so it sorts at the cut and a cursor can stop right after it; it carries the time
+   * of the first line kept after the cut.
+   */
+  private async logPage(job: JobRow, after: number, limit: number): Promise<JobLogPage> {
+    const droppedLines = Math.max(0, job.logLines - LOG_HEAD_LINES - LOG_TAIL_LINES);
+    const rows: NumberedLogLine[] = await this.jobs.logLines(job, after, limit + 1);
+    const markerSeq = LOG_HEAD_LINES + 1;
+    if (droppedLines > 0 && after < markerSeq) {
+      const index = rows.findIndex((row) => row.seq > markerSeq);
+      const at = rows[index]?.at ?? job.updatedAt;
+      const message = `… ${droppedLines.toLocaleString('en-US')} lines dropped …`;
+      rows.splice(index === -1 ? rows.length : index, 0, { seq: markerSeq, at, message });
+    }
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: page.map(({ at, message }) => ({ at, message })),
+      nextCursor: rows.length > limit && last ? encodeCursor([last.seq]) : null,
+      droppedLines,
+    };
   }
 
   async listJobs(query: {
@@ -183,10 +240,9 @@ export class JobsService {
       ...(before ? { before } : {}),
     });
     const page = rows.slice(0, query.limit);
-    const logs = await this.jobs.logsFor(page.map((j) => j.id));
     const last = page.at(-1);
     return {
-      items: page.map((j) => toView(j, logs.get(j.id) ?? [])),
+      items: page.map(toView),
       nextCursor: rows.length > query.limit && last ? encodeCursor([last.createdAt, last.id]) : null,
     };
   }
@@ -223,7 +279,7 @@ function selectPaths(
   return new Set(paths.filter((p) => included(p) && !excluded(p)));
 }
 
-function toView(job: JobRow, logs: JobLogLine[]): JobView {
+function toView(job: JobRow): JobView {
   return {
     id: job.id,
     type: job.type,
@@ -231,7 +287,6 @@ function toView(job: JobRow, logs: JobLogLine[]): JobView {
     payload: fromJson(job.payload),
     result: fromJson(job.result),
     error: job.error,
-    logs,
     progress: fromJson<ProgressSnapshot>(job.progress) ?? pendingProgress(job),
     attempts: job.attempts,
     worker: job.status === 'running' ? job.leaseOwner : null,

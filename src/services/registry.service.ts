@@ -3,8 +3,10 @@ import type { ArtifactsRepository } from '../db/artifacts.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
 import { Conflict, NotFound } from '../errors.js';
+import { type BlobStore, metadataFolder } from '../store/blob-store.js';
 import type { JobsService } from './jobs.service.js';
 import { assertNamePart, assertRepoId } from './repo-id.js';
+import { assertRevision } from './revision.js';
 
 export interface RegisterInput {
   vendor: string;
@@ -19,12 +21,14 @@ export class RegistryService {
     private readonly models: ModelsRepository,
     private readonly artifacts: ArtifactsRepository,
     private readonly jobs: JobsService,
+    private readonly store: BlobStore,
   ) {}
 
   async registerRepo(input: RegisterInput): Promise<{ model: ModelRepoRow; syncJobId?: string }> {
     assertNamePart('vendor', input.vendor);
     assertNamePart('name', input.name);
     assertRepoId('source_repo_id', input.sourceRepoId);
+    assertRevision('revision', input.revision);
     if (await this.models.findByRepoId(input.sourceRepoId)) {
       throw new Conflict('REPO_ALREADY_REGISTERED', `Repository ${input.sourceRepoId} is already registered`);
     }
@@ -79,13 +83,15 @@ export class RegistryService {
   }
 
   /**
-   * Forgets the model and its artifacts. Its blobs stay (other models may share them) unless
+   * Forgets the model, its artifacts and its metadata folder. Its blobs stay (other models may share them) unless
    * `purge`: then a gc job collects those that nothing references any more.
    */
   async deleteModel(id: string, purge: boolean): Promise<{ model: ModelRepoRow; gcJobId: string | null }> {
     const model = await this.getModel(id);
     const blobs = purge ? await this.artifacts.completedSha256OfModel(id) : [];
     if (!(await this.models.delete(id))) throw new NotFound('REPO_NOT_FOUND', `Model ${id} not found`);
+    // Its metadata folder is its own (one per repo id): links and copies only, blobs keep the bytes.
+    await this.store.removeMetadataFolder(metadataFolder(model.repoId));
     if (!purge || blobs.length === 0) return { model, gcJobId: null };
     const { job } = await this.jobs.requestGc({ dryRun: false, graceMs: 0, onlySha256: blobs });
     return { model, gcJobId: job.id };

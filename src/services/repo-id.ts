@@ -1,4 +1,5 @@
 import { Invalid } from '../errors.js';
+import { quoteExcerpt } from '../excerpt.js';
 
 /**
  * Hub naming rules for `owner/name`: each part 1–96 characters of letters, digits, `-`, `_`, `.`;
@@ -28,10 +29,10 @@ export function namePartProblem(part: string): string | undefined {
 
 export function assertRepoId(field: string, repoId: string): void {
   const problem = repoIdProblem(repoId);
-  if (problem) throw new Invalid('INVALID_REPO_ID', `${field} ${JSON.stringify(repoId)} ${problem}`);
+  if (problem) throw new Invalid('INVALID_REPO_ID', `${field} ${quoteExcerpt(repoId)} ${problem}`);
 }
 
 export function assertNamePart(field: string, value: string): void {
   const problem = namePartProblem(value);
-  if (problem) throw new Invalid('VALIDATION_FAILED', `${field} ${JSON.stringify(value)} ${problem}`);
+  if (problem) throw new Invalid('VALIDATION_FAILED', `${field} ${quoteExcerpt(value)} ${problem}`);
 }

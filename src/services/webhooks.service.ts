@@ -1,6 +1,7 @@
 import { newId, nowIso } from '../clock.js';
 import { fromJson } from '../db/json.js';
 import type { DeliveryStatus, EventType, WebhookDeliveryRow, WebhookRow } from '../db/schema.js';
+import { isSealed, type SecretBox, SecretUnreadable } from '../db/secret-box.js';
 import type { DeliveryPosition, WebhooksRepository } from '../db/webhooks.repo.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import { DURABLE_EVENT_TYPES } from '../events/hub-event.js';
@@ -38,13 +39,51 @@ export interface NewWebhookRequest {
   secret?: string;
 }
 
+/** What `protectSecrets` found (and did) at start. */
+export interface SecretsReport {
+  /** Secrets still stored plain (no SECRETS_KEY). */
+  plain: number;
+  /** Plain secrets this call encrypted (a key is set). */
+  encrypted: number;
+  /** Encrypted secrets this process cannot open (no key, or another key): their deliveries fail. */
+  unreadable: number;
+}
+
 export class WebhooksService {
-  /** `onDeliveryDue` wakes this process's dispatcher when a redelivery is queued. */
+  /**
+   * `secrets` seals each secret before it is stored; `onDeliveryDue` wakes this process's dispatcher
+   * when a redelivery is queued.
+   */
   constructor(
     private readonly webhooks: WebhooksRepository,
     private readonly policy: UrlPolicy,
+    private readonly secrets: SecretBox,
     private readonly onDeliveryDue: () => void = () => {},
   ) {}
+
+  /**
+   * Run at start. With a key, secrets stored plain (before the key was set) are encrypted in place,
+   * and encrypted ones this key cannot open are counted; without one, plain secrets are counted.
+   */
+  async protectSecrets(): Promise<SecretsReport> {
+    const report: SecretsReport = { plain: 0, encrypted: 0, unreadable: 0 };
+    for (const { id, secret } of await this.webhooks.list()) {
+      if (secret === null) continue;
+      if (!isSealed(secret)) {
+        if (!this.secrets.encrypts) report.plain++;
+        // Compare-and-set: another process starting at the same time may have sealed it already.
+        else if (await this.webhooks.replaceSecret(id, secret, this.secrets.seal(secret))) report.encrypted++;
+        continue;
+      }
+      try {
+        this.secrets.open(secret);
+      } catch (error) {
+        if (!(error instanceof SecretUnreadable)) throw error;
+        report.unreadable++;
+      }
+    }
+    return report;
+  }
 
   async createWebhook(request: NewWebhookRequest): Promise<WebhookView> {
     const events = subscribableEvents(request.events);
@@ -53,7 +92,7 @@ export class WebhooksService {
       id: newId(),
       url: url.href,
       events,
-      secret: request.secret ?? null,
+      secret: request.secret === undefined ? null : this.secrets.seal(request.secret),
       createdAt: nowIso(),
     });
     return toWebhookView(row);

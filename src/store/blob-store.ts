@@ -3,13 +3,14 @@ import { createReadStream, type Dirent, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Invalid } from '../errors.js';
+import { repoFolderName } from './hf-cache-layout.js';
 import { safeJoin } from './safe-path.js';
 
 /**
  * Store layout (this module owns it):
  *
  *   <root>/blobs/sha256/<64 hex>        immutable content, named by its sha256
- *   <root>/metadata/<Vendor>_<Name>/<path>  small metadata files, hard-linked (or copied) from blobs
+ *   <root>/metadata/models--<owner>--<name>/<path>  small metadata files, hard-linked (or copied) from blobs
  *   <root>/temp/<artifact>.part[.json]  partial downloads and their resume state; never read as content
  *   <root>/quarantine/sha256/<hash>.<ms>  blobs a deep scan found corrupt; kept, never read as content
  *
@@ -17,6 +18,19 @@ import { safeJoin } from './safe-path.js';
  * it, the rename is atomic, and the directory is fsynced after it.
  */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * The metadata folder of an upstream repo, named as the Hugging Face cache names repos:
+ * `owner/name` → `models--owner--name`. Unique by construction: repo ids never contain `--`, and
+ * neither part starts or ends with `-` (services/repo-id.ts), so the first `--` is the separator.
+ * Folders of the layout before it (`<Vendor>_<Name>`, which two repos could share) never contain
+ * `--` and never start with `models--`.
+ */
+export function metadataFolder(repoId: string): string {
+  return repoFolderName(repoId);
+}
+
+const CURRENT_METADATA_FOLDER = /^models--/;
 
 export interface CommitResult {
   relativePath: string;
@@ -182,6 +196,23 @@ export class BlobStore {
     if (blob && metadata.ino === blob.ino && metadata.dev === blob.dev) return 'ok';
     if (blob && metadata.size !== blob.size) return 'differs';
     return (await hashFile(file, () => undefined)) === sha256 ? 'ok' : 'differs';
+  }
+
+  /** Folders under metadata/ in the layout before `models--owner--name` (see `metadataFolder`). */
+  async listLegacyMetadataFolders(): Promise<string[]> {
+    const entries = await fs.readdir(this.metadataDir, { withFileTypes: true });
+    return entries
+      .filter((e) => e.isDirectory() && !CURRENT_METADATA_FOLDER.test(e.name))
+      .map((e) => e.name)
+      .sort();
+  }
+
+  /** Removes metadata/<folder> and everything in it (links and copies only: blobs keep the bytes). */
+  async removeMetadataFolder(folder: string): Promise<void> {
+    if (folder === '' || folder === '.' || folder === '..' || /[\\/]/.test(folder)) {
+      throw new Invalid('INVALID_PATH', `Not a metadata folder name: ${folder}`);
+    }
+    await fs.rm(safeJoin(this.metadataDir, folder), { recursive: true, force: true, maxRetries: 3 });
   }
 
   /** Files under metadata/ that are hard links to one of `files` (by device and inode), store-relative. */

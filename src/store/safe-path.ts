@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Invalid } from '../errors.js';
+import { quoteExcerpt } from '../excerpt.js';
 
 /**
  * The one gate between upstream-controlled names and the file system. A repo-relative path is
@@ -8,7 +9,7 @@ import { Invalid } from '../errors.js';
  */
 export function assertSafeRelativePath(relativePath: string): void {
   const reason = unsafeReason(relativePath);
-  if (reason) throw new Invalid('INVALID_PATH', `Unsafe path ${JSON.stringify(relativePath)}: ${reason}`);
+  if (reason) throw new Invalid('INVALID_PATH', `Unsafe path ${quoteExcerpt(relativePath)}: ${reason}`);
 }
 
 export function safeJoin(root: string, relativePath: string): string {
@@ -18,7 +19,7 @@ export function safeJoin(root: string, relativePath: string): string {
   if (!joined.startsWith(resolvedRoot + path.sep)) {
     throw new Invalid(
       'INVALID_PATH',
-      `Unsafe path ${JSON.stringify(relativePath)}: resolves outside the store`,
+      `Unsafe path ${quoteExcerpt(relativePath)}: resolves outside the store`,
     );
   }
   return joined;

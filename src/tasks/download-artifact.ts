@@ -5,7 +5,7 @@ import { errorMessage, IntegrityError } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
 import type { JobProgress } from '../events/job-progress.js';
 import type { HubInstrumentation } from '../events/metrics.js';
-import type { BlobStore } from '../store/blob-store.js';
+import { type BlobStore, metadataFolder } from '../store/blob-store.js';
 import type { PartialDownloads } from '../store/partial-downloads.js';
 import { assertSafeRelativePath } from '../store/safe-path.js';
 import type { HubClient } from '../upstream/hf-client.js';
@@ -64,7 +64,7 @@ export async function downloadArtifact(
     assertSafeRelativePath(artifact.path);
     const outcome = (await reuseExistingBlob(deps, artifact)) ?? (await transferOnce(deps, artifact, model));
     if (artifact.fileType !== 'model' && artifact.size <= deps.metadataMaxBytes) {
-      await deps.store.materializeMetadata(`${model.vendor}_${model.name}`, artifact.path, outcome.sha256);
+      await deps.store.materializeMetadata(metadataFolder(model.repoId), artifact.path, outcome.sha256);
     }
     if (outcome.source === 'present') {
       await deps.artifacts.markUsed([artifact.id], nowIso());

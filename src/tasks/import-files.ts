@@ -9,8 +9,9 @@ import type { EventLog } from '../events/event-log.js';
 import type { JobProgress } from '../events/job-progress.js';
 import type { HubInstrumentation } from '../events/metrics.js';
 import { adoptFile } from '../store/blob-import.js';
-import type { BlobStore } from '../store/blob-store.js';
+import { type BlobStore, metadataFolder } from '../store/blob-store.js';
 import { cacheEtag, inspectImportSource, repoIdOfFolder } from '../store/hf-cache-layout.js';
+import { type ImportRoots, isWithin } from '../store/import-roots.js';
 import { markCompleted } from './download-artifact.js';
 import { type ImportCandidate, listCacheCandidates, listFolderCandidates } from './import/candidates.js';
 import type { ImportPayload, ImportResult } from './job-payloads.js';
@@ -19,6 +20,8 @@ export interface ImportDeps {
   models: ModelsRepository;
   artifacts: ArtifactsRepository;
   store: BlobStore;
+  /** Checked again here: the tree may have changed since the request was accepted. */
+  importRoots: ImportRoots;
   /** Non-weight files up to this size are also placed under metadata/, as downloads do. */
   metadataMaxBytes: number;
   /** Files hashed at once. */
@@ -44,7 +47,8 @@ type Outcome =
  * or changed. Rejections and skips are reported; they do not fail the job.
  */
 export async function importFiles(deps: ImportDeps, payload: ImportPayload): Promise<ImportResult> {
-  const candidates = await collectCandidates(payload);
+  const root = await deps.importRoots.resolve(payload.path);
+  const candidates = await collectCandidates(root, payload);
   const result: ImportResult = {
     files_seen: candidates.length,
     imported: 0,
@@ -92,7 +96,7 @@ export async function importFiles(deps: ImportDeps, payload: ImportPayload): Pro
         // One good copy completes the artifact; other snapshots of the same file need no hashing.
         const outcome: Outcome = accepted
           ? { kind: 'skipped', reason: 'imported from another snapshot already' }
-          : await importOne(deps, group.model, group.artifact, candidate);
+          : await importOne(deps, root, group.model, group.artifact, candidate);
         accepted ||= outcome.kind === 'imported' || outcome.kind === 'already_present';
         await record(candidate, outcome);
       }
@@ -106,8 +110,9 @@ export async function importFiles(deps: ImportDeps, payload: ImportPayload): Pro
   return result;
 }
 
-async function collectCandidates(payload: ImportPayload): Promise<ImportCandidate[]> {
-  const source = await inspectImportSource(payload.path);
+/** What lies below `root`, the imported directory as realpath resolved it. */
+async function collectCandidates(root: string, payload: ImportPayload): Promise<ImportCandidate[]> {
+  const source = await inspectImportSource(root);
   if (source.kind === 'folder') {
     if (!payload.repo_id) {
       throw new Invalid(
@@ -115,12 +120,12 @@ async function collectCandidates(payload: ImportPayload): Promise<ImportCandidat
         `${payload.path} is not a Hugging Face cache; pass repo_id to import a plain folder`,
       );
     }
-    return listFolderCandidates(payload.path, payload.repo_id);
+    return listFolderCandidates(root, payload.repo_id);
   }
   const folders = source.repoFolders.filter(
     (folder) => payload.repo_id === undefined || repoIdOfFolder(path.basename(folder)) === payload.repo_id,
   );
-  return (await Promise.all(folders.map(listCacheCandidates))).flat();
+  return (await Promise.all(folders.map((folder) => listCacheCandidates(folder, root)))).flat();
 }
 
 interface Group {
@@ -187,6 +192,7 @@ async function matchArtifacts(
 
 async function importOne(
   deps: ImportDeps,
+  root: string,
   model: ModelRepoRow,
   artifact: ArtifactRow,
   candidate: ImportCandidate,
@@ -209,7 +215,12 @@ async function importOne(
     if (candidate.etag !== null && candidate.etag !== etag) {
       return { kind: 'skipped', reason: `a different version (blob ${candidate.etag}, expected ${etag})` };
     }
-    const stat = await fs.stat(candidate.sourcePath);
+    // Listed minutes ago, maybe: a path swapped for a symlink since then must not lead out.
+    const sourcePath = await fs.realpath(candidate.sourcePath);
+    if (!isWithin(root, sourcePath)) {
+      return { kind: 'rejected', reason: `resolves outside ${root}` };
+    }
+    const stat = await fs.stat(sourcePath);
     if (!stat.isFile()) return { kind: 'rejected', reason: 'not a regular file' };
     if (stat.size !== artifact.size) {
       throw new IntegrityError('size', `${artifact.size} bytes`, `${stat.size} bytes`, artifact.path);
@@ -225,7 +236,7 @@ async function importOne(
         ? { sha256: known, how: 'deduplicated' as const }
         : await adoptFile(
             deps.store,
-            candidate.sourcePath,
+            sourcePath,
             {
               path: artifact.path,
               size: artifact.size,
@@ -235,7 +246,7 @@ async function importOne(
             (bytesDone, bytesNow) => deps.progress.fileProgress(artifact.id, bytesDone, bytesNow),
           );
     if (artifact.fileType !== 'model' && artifact.size <= deps.metadataMaxBytes) {
-      await deps.store.materializeMetadata(`${model.vendor}_${model.name}`, artifact.path, adopted.sha256);
+      await deps.store.materializeMetadata(metadataFolder(model.repoId), artifact.path, adopted.sha256);
     }
     await markCompleted(deps, artifact, adopted.sha256, deps.store.blobRelativePath(adopted.sha256), {
       source: adopted.how === 'deduplicated' ? 'deduplicated' : 'imported',

@@ -12,6 +12,7 @@ import type { NewEvent } from '../events/hub-event.js';
 import { JobProgress } from '../events/job-progress.js';
 import type { HubInstrumentation } from '../events/metrics.js';
 import type { BlobStore } from '../store/blob-store.js';
+import type { ImportRoots } from '../store/import-roots.js';
 import type { PartialDownloads } from '../store/partial-downloads.js';
 import type { HubClient } from '../upstream/hf-client.js';
 import { collectGarbage } from './collect-garbage.js';
@@ -41,6 +42,8 @@ export interface JobRunnerDeps {
   leases: WorkerLeases;
   metadataMaxBytes: number;
   fileConcurrency: number;
+  /** IMPORT_ROOTS of this process: an import job reads only below them. */
+  importRoots: ImportRoots;
   /** Lease rows, for scan and GC to see (and GC to take) content leases under their own holder. */
   leaseRows: LeasesRepository;
   /** Scan: stale temp files are older than this (ms). */

@@ -4,9 +4,10 @@ import type { LeasesRepository } from '../db/leases.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
 import type { JobProgress } from '../events/job-progress.js';
-import type { BlobStore } from '../store/blob-store.js';
+import { type BlobStore, metadataFolder } from '../store/blob-store.js';
 import { CappedLog, sha256Blobs } from './capped-log.js';
 import type { ScanPayload, ScanResult } from './job-payloads.js';
+import { hasMetadataCopy } from './metadata-layout.js';
 
 export interface ScanDeps {
   artifacts: ArtifactsRepository;
@@ -113,15 +114,15 @@ async function repairMetadata(
   for (const [sha256, { artifacts }] of present) {
     for (const artifact of artifacts) {
       const model = models.get(artifact.modelId);
-      if (!model || !hasMetadataCopy(deps, artifact)) continue;
-      const folder = metadataFolder(model);
+      if (!model || !hasMetadataCopy(artifact, deps.metadataMaxBytes)) continue;
+      const folder = metadataFolder(model.repoId);
       const state = await deps.store.metadataState(folder, artifact.path, sha256);
       if (state === 'ok') continue;
       await deps.store.materializeMetadata(folder, artifact.path, sha256);
       result.metadata_repaired++;
       await logger.line(
         'metadata',
-        `Repaired metadata file ${folder}/${artifact.path} (${state === 'missing' ? 'was missing' : 'differed from its blob'})`,
+        `Repaired metadata file metadata/${folder}/${artifact.path} (${state === 'missing' ? 'was missing' : 'differed from its blob'})`,
       );
     }
   }
@@ -254,16 +255,6 @@ async function resetArtifacts(
   for (const artifact of artifacts) {
     await logger.line('reset', `Reset ${describe(artifact, models)} to pending: ${reason}`);
   }
-}
-
-function hasMetadataCopy(deps: ScanDeps, artifact: ArtifactRow): boolean {
-  return (
-    artifact.removedAt === null && artifact.fileType !== 'model' && artifact.size <= deps.metadataMaxBytes
-  );
-}
-
-function metadataFolder(model: ModelRepoRow): string {
-  return `${model.vendor}_${model.name}`;
 }
 
 function describe(artifact: ArtifactRow, models: Map<string, ModelRepoRow>): string {

@@ -19,12 +19,19 @@ describe('migrations on PostgreSQL', () => {
     try {
       const applied = await Promise.all(dbs.map((db) => migrateToLatest(db)));
       // Exactly one of the racing starters applied each migration; the others found them done.
-      expect(applied.flat().sort()).toEqual(['0001-initial', '0002-leases', '0003-events', '0004-storage']);
+      expect(applied.flat().sort()).toEqual([
+        '0001-initial',
+        '0002-leases',
+        '0003-events',
+        '0004-storage',
+        '0005-api-keys',
+        '0006-bounded-job-logs',
+      ]);
       const rows = await (dbs[0] as (typeof dbs)[number])
         .selectFrom('kysely_migration' as any)
         .select('name' as any)
         .execute();
-      expect(rows).toHaveLength(4);
+      expect(rows).toHaveLength(6);
     } finally {
       await Promise.all(dbs.map((db) => db.destroy()));
     }

@@ -16,6 +16,12 @@ const root = path.resolve(import.meta.dirname, '../..');
 const DEMO = 'cli/demo';
 const GATED = 'cli/gated';
 const BIG_FILE = 'weights/model.safetensors';
+/** A repo whose file names carry terminal controls: a C0 byte, an ESC colour sequence, a bidi override. */
+const HOSTILE = 'cli/hostile';
+const HOSTILE_FILES = ['evil\u0001name.json', 'esc\u001b[31mred.json', 'bidi\u202etxt.json'];
+/** What a terminal would act on (see terminalSafe); none of it may reach the CLI's output raw. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const TERMINAL_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 let hub: FakeHub;
 let backend: Backend;
 let workDir: string;
@@ -40,6 +46,10 @@ beforeAll(async () => {
       { path: 'tokenizer.json', content: '{"version": "1.0"}\n' },
       { path: BIG_FILE, content: { size: 8 * MiB, seed: 'cli-e2e' } },
     ],
+  });
+  await hub.addRepo({
+    id: HOSTILE,
+    files: HOSTILE_FILES.map((name) => ({ path: name, content: '{}\n' })),
   });
   await hub.addRepo({
     id: GATED,
@@ -246,5 +256,26 @@ describe('model-hub client commands against a running hub', () => {
       code: 1,
       stderr: 'error: --url must be an http(s) URL such as http://127.0.0.1:8000\n',
     });
+  }, 60_000);
+
+  it('prints upstream file names with their control characters escaped, never raw', async () => {
+    expect((await cli(['register', HOSTILE])).code).toBe(0);
+    const sync = await cli(['sync', HOSTILE, '--wait']);
+    const artifacts = await cli(['artifacts', HOSTILE]);
+    const jobId = /([0-9a-f-]{36})/.exec(sync.stdout)?.[1] ?? '';
+    const job = await cli(['job', jobId]);
+    for (const run of [sync, artifacts, job]) {
+      expect(run.stdout).not.toMatch(TERMINAL_CONTROL);
+      expect(run.stderr).not.toMatch(TERMINAL_CONTROL);
+    }
+    // The names with C0 controls are refused as unsafe paths (failed); the bidi one is fetched.
+    expect(lines(artifacts.stdout)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^bidi\\u202etxt\.json\s+3 B\s+config\s+completed\s/),
+        expect.stringMatching(/^esc\\x1b\[31mred\.json\s+3 B\s+config\s+failed\s/),
+        expect.stringMatching(/^evil\\x01name\.json\s+3 B\s+config\s+failed\s/),
+      ]),
+    );
+    expect(sync.stdout).toContain('done    bidi\\u202etxt.json (3 B');
   }, 60_000);
 });

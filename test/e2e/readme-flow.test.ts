@@ -91,7 +91,7 @@ describe('README walkthrough against `npm start`', () => {
     const jobs = await api('GET', '/v1/hub/jobs');
     expect(jobs.body.items[0].id).toBe(sync.body.job_id);
     await expect(
-      fs.readFile(path.join(storePath, 'metadata', 'Wan-AI_Wan2.1-T2V-1.3B', 'config.json'), 'utf8'),
+      fs.readFile(path.join(storePath, 'metadata', 'models--Wan-AI--Wan2.1-T2V-1.3B', 'config.json'), 'utf8'),
     ).resolves.toContain('WanModel');
   });
 

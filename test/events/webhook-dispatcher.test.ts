@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId, nowIso } from '../../src/clock.js';
 import { type Db, openDatabase } from '../../src/db/connection.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { SecretBox } from '../../src/db/secret-box.js';
 import { WebhooksRepository } from '../../src/db/webhooks.repo.js';
 import { LocalEventBus } from '../../src/events/event-bus.js';
 import { EventLog } from '../../src/events/event-log.js';
@@ -54,6 +55,7 @@ describe('WebhookDispatcher claims', () => {
       webhooks: repo,
       deliveriesQueued: (wake) => bus.subscribe(() => wake()),
       policy: new UrlPolicy({ allowPrivate: true }),
+      secrets: new SecretBox(),
       owner,
       timeoutMs,
       maxAttempts: 3,

@@ -19,6 +19,12 @@ import { MiB } from '../support/download-helpers.js';
 import { findSamples, parsePrometheusText, sampleValue } from '../support/prometheus.js';
 import { registerAndSync, startTestApp, type TestApp } from '../support/test-app.js';
 
+/** This ops server's /metrics is public; the key store is never asked. */
+const NO_KEYS = {
+  anyKeys: async () => false,
+  authenticate: async () => null,
+};
+
 /** /healthz, /readyz and /metrics: on the API (`serve`) and on a worker's METRICS_PORT. */
 let hub: FakeHub;
 let t: TestApp;
@@ -103,6 +109,7 @@ describe('health and readiness', () => {
     await store.init();
     const ops = await buildOpsServer({
       logger: createLogger('silent'),
+      access: { keys: NO_KEYS, mode: 'auto', listenHost: '127.0.0.1', metricsPublic: true },
       readiness: new ReadinessService({
         database: () => pingDatabase(db),
         store: () => store.probeWritable(),

@@ -11,7 +11,7 @@ import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-r
 const SECRET = 'do-not-leak-this-secret-1234';
 // A public address from a documentation range: registering needs no DNS and nothing is ever sent
 // to it, since no test here produces an event it is subscribed to.
-const PUBLIC_URL = 'https://203.0.113.10/hooks/model-hub';
+const PUBLIC_URL = 'https://93.184.215.14/hooks/model-hub';
 const MISSING = '00000000-0000-4000-8000-000000000000';
 
 let hub: FakeHub;
@@ -36,7 +36,7 @@ describe('POST /v1/hub/webhooks refuses', () => {
   it.each([
     ['ftp://example.com/hook', 'INVALID_WEBHOOK_URL', 'url must use http or https, not ftp'],
     ['not a url', 'INVALID_WEBHOOK_URL', 'url is not an absolute URL'],
-    ['https://user:pw@203.0.113.10/hook', 'INVALID_WEBHOOK_URL', 'url must not contain credentials'],
+    ['https://user:pw@93.184.215.14/hook', 'INVALID_WEBHOOK_URL', 'url must not contain credentials'],
     ['http://127.0.0.1:9/hook', 'INVALID_WEBHOOK_URL', '127.0.0.1 is refused'],
     ['http://localhost:9/hook', 'INVALID_WEBHOOK_URL', 'host localhost resolves to'],
     ['http://[::1]:9/hook', 'INVALID_WEBHOOK_URL', '::1 is refused'],
@@ -101,8 +101,8 @@ describe('webhook resources', () => {
       events: ['job.failed', 'artifact.failed'],
       has_secret: true,
     });
-    const unsigned = await register({ url: 'http://203.0.113.11:8080', events: ['artifact.failed'] });
-    expect(unsigned.body).toMatchObject({ url: 'http://203.0.113.11:8080/', has_secret: false });
+    const unsigned = await register({ url: 'http://93.184.215.15:8080', events: ['artifact.failed'] });
+    expect(unsigned.body).toMatchObject({ url: 'http://93.184.215.15:8080/', has_secret: false });
 
     const list = await t.request('GET', '/v1/hub/webhooks');
     expect(list.status).toBe(200);

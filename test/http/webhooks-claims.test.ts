@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, nowIso } from '../../src/clock.js';
+import { SecretBox } from '../../src/db/secret-box.js';
 import { WebhooksRepository } from '../../src/db/webhooks.repo.js';
 import { LocalEventBus } from '../../src/events/event-bus.js';
 import { EventLog } from '../../src/events/event-log.js';
@@ -48,6 +49,7 @@ describe('webhook delivery claims', () => {
         webhooks: repo,
         deliveriesQueued: (wake) => bus.subscribe(() => wake()),
         policy: new UrlPolicy({ allowPrivate: true }),
+        secrets: new SecretBox(),
         owner,
         timeoutMs: 5000,
         maxAttempts: 3,

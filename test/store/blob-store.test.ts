@@ -63,15 +63,19 @@ describe('BlobStore', () => {
     const v2 = Buffer.from('{"v":2}');
     await store.commitTemp(await writeTemp(v1), sha256(v1));
     await store.commitTemp(await writeTemp(v2), sha256(v2));
-    const rel = await store.materializeMetadata('Wan-AI_Wan2.1', 'google/umt5-xxl/config.json', sha256(v1));
-    expect(rel).toBe('metadata/Wan-AI_Wan2.1/google/umt5-xxl/config.json');
-    await store.materializeMetadata('Wan-AI_Wan2.1', 'google/umt5-xxl/config.json', sha256(v2));
+    const rel = await store.materializeMetadata(
+      'models--Wan-AI--Wan2.1',
+      'google/umt5-xxl/config.json',
+      sha256(v1),
+    );
+    expect(rel).toBe('metadata/models--Wan-AI--Wan2.1/google/umt5-xxl/config.json');
+    await store.materializeMetadata('models--Wan-AI--Wan2.1', 'google/umt5-xxl/config.json', sha256(v2));
     const target = path.join(root, rel);
     expect(await fs.readFile(target)).toEqual(v2);
     expect((await fs.stat(target)).ino).toBe((await fs.stat(store.blobPath(sha256(v2)))).ino);
-    await expect(store.materializeMetadata('Wan-AI_Wan2.1', '../escape.json', sha256(v2))).rejects.toThrow(
-      'Unsafe path',
-    );
+    await expect(
+      store.materializeMetadata('models--Wan-AI--Wan2.1', '../escape.json', sha256(v2)),
+    ).rejects.toThrow('Unsafe path');
   });
 });
 

@@ -18,6 +18,8 @@ const shared = { size: 2 * MiB + 5, seed: 'import-shared' };
 let hub: FakeHub;
 let t: TestApp;
 let workDir: string;
+/** A second import root on another file system (tmpfs), for the copy case. */
+let shmRoot: string;
 let commit: string;
 
 async function cacheEntry(repoId: string, repoPath: string): Promise<CacheEntry> {
@@ -40,8 +42,15 @@ async function importAndWait(body: { path: string; repo_id?: string }) {
 
 beforeAll(async () => {
   hub = await startFakeHub();
+  // Same file system as the store (os.tmpdir()), so imports can hard-link.
+  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-import-'));
+  shmRoot = await fs.mkdtemp(path.join('/dev/shm', 'model-hub-import-'));
   // Text files above 100 kB are not fetched by the sync: notes.txt is left for the import.
-  t = await startTestApp(hub.url, { HF_TOKEN: hub.token, METADATA_MAX_BYTES: '100000' });
+  t = await startTestApp(hub.url, {
+    HF_TOKEN: hub.token,
+    METADATA_MAX_BYTES: '100000',
+    IMPORT_ROOTS: `${workDir}:${shmRoot}`,
+  });
   ({ commit } = await hub.addRepo({
     id: CACHED,
     files: [
@@ -62,14 +71,13 @@ beforeAll(async () => {
   });
   await registerAndSync(t, CACHED);
   await registerAndSync(t, PLAIN);
-  // Same file system as the store (os.tmpdir()), so imports can hard-link.
-  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-import-'));
 }, 60_000);
 
 afterAll(async () => {
   await t?.close();
   await hub?.close();
   if (workDir) await fs.rm(workDir, { recursive: true, force: true });
+  if (shmRoot) await fs.rm(shmRoot, { recursive: true, force: true });
 });
 
 describe('import of a Hugging Face cache', () => {
@@ -210,7 +218,7 @@ describe('import of a plain folder', () => {
   });
 
   it('copies (verified) when the files sit on another file system', async () => {
-    const shm = await fs.mkdtemp(path.join('/dev/shm', 'model-hub-import-'));
+    const shm = await fs.mkdtemp(path.join(shmRoot, 'copy-'));
     try {
       const repo = 'imp/shm';
       await hub.addRepo({
@@ -259,7 +267,7 @@ describe('POST /v1/hub/import validation', () => {
     const empty = await fs.mkdtemp(path.join(workDir, 'empty-'));
     const cases: [unknown, number, string][] = [
       [{ path: 'relative/dir' }, 400, 'INVALID_PATH'],
-      [{ path: path.join(workDir, 'missing') }, 400, 'INVALID_PATH'],
+      [{ path: path.join(workDir, 'missing') }, 403, 'IMPORT_PATH_REFUSED'],
       [{ path: file }, 400, 'INVALID_PATH'],
       [{ path: empty, repo_id: 'imp/nope' }, 404, 'REPO_NOT_FOUND'],
       [{ path: empty }, 400, 'VALIDATION_FAILED'],

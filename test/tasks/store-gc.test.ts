@@ -64,7 +64,7 @@ beforeAll(async () => {
 
   const old = await placeBlob(orphanOld);
   // A metadata link to the old orphan, as a model deleted from the database leaves behind.
-  const link = path.join(t.storePath, 'metadata', 'Gone_Model', 'config.json');
+  const link = path.join(t.storePath, 'metadata', 'models--gone--model', 'config.json');
   await fs.mkdir(path.dirname(link), { recursive: true });
   await fs.link(blobPath(old), link);
   await placeBlob(orphanRecent, true);
@@ -107,7 +107,7 @@ describe('gc', () => {
       `Would delete orphan blob ${sha256(orphanOld)} (${orphanOld.length} bytes)`,
     );
     expect((await fs.readdir(path.join(t.storePath, 'blobs', 'sha256'))).sort()).toEqual(before);
-    expect(await exists(path.join(t.storePath, 'metadata', 'Gone_Model', 'config.json'))).toBe(true);
+    expect(await exists(path.join(t.storePath, 'metadata', 'models--gone--model', 'config.json'))).toBe(true);
   });
 
   it('frees exactly the old orphan and its metadata link, keeping everything referenced, recent or leased', async () => {
@@ -126,7 +126,9 @@ describe('gc', () => {
       `Deleted orphan blob ${sha256(orphanOld)} (${orphanOld.length} bytes)`,
     );
     expect(await exists(blobPath(sha256(orphanOld)))).toBe(false);
-    expect(await exists(path.join(t.storePath, 'metadata', 'Gone_Model', 'config.json'))).toBe(false);
+    expect(await exists(path.join(t.storePath, 'metadata', 'models--gone--model', 'config.json'))).toBe(
+      false,
+    );
     for (const kept of [
       referenced,
       pendingWeights.sha256,
@@ -138,7 +140,7 @@ describe('gc', () => {
     }
     const config = (await artifactsOf(t, REPO)).get('config.json');
     expect(await exists(config.local_path)).toBe(true);
-    expect(await exists(path.join(t.storePath, 'metadata', 'Test_Gc', 'config.json'))).toBe(true);
+    expect(await exists(path.join(t.storePath, 'metadata', 'models--org--gc', 'config.json'))).toBe(true);
 
     // The pending artifact is completed from the blob GC kept, without a download.
     hub.resetRequests();

@@ -36,7 +36,7 @@ afterAll(async () => {
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const blobsDir = () => path.join(t.storePath, 'blobs', 'sha256');
-const metadataFile = (p: string) => path.join(t.storePath, 'metadata', 'Test_Scan', p);
+const metadataFile = (p: string) => path.join(t.storePath, 'metadata', 'models--org--scan', p);
 const exists = (p: string) =>
   fs.access(p).then(
     () => true,
@@ -139,7 +139,7 @@ describe('scan', () => {
     );
 
     expect(job.logs.join('\n')).toContain(
-      'Removed metadata/Test_Scan/tokenizer.json: a link to the corrupt blob',
+      'Removed metadata/models--org--scan/tokenizer.json: a link to the corrupt blob',
     );
 
     const quarantined = (await fs.readdir(path.join(t.storePath, 'quarantine', 'sha256'))).sort();
@@ -253,9 +253,11 @@ describe('scan', () => {
 
     const job = await scan();
     expect(job.result).toMatchObject({ metadata_repaired: 2, missing_blobs: 0 });
-    expect(job.logs.join('\n')).toContain('Repaired metadata file Test_Scan/config.json (was missing)');
     expect(job.logs.join('\n')).toContain(
-      'Repaired metadata file Test_Scan/tokenizer.json (differed from its blob)',
+      'Repaired metadata file metadata/models--org--scan/config.json (was missing)',
+    );
+    expect(job.logs.join('\n')).toContain(
+      'Repaired metadata file metadata/models--org--scan/tokenizer.json (differed from its blob)',
     );
     for (const file of ['config.json', 'tokenizer.json']) {
       expect((await fs.readFile(metadataFile(file))).equals(await hub.expectedBytes(REPO, file))).toBe(true);

@@ -78,7 +78,13 @@ describe('sync', () => {
     expect(config.upstream_oid).toBe((await hub.fileInfo('org/sync-me', 'config.json')).gitSha1);
     expect(await fs.readFile(config.local_path)).toEqual(configBytes);
     expect(config.local_path).toBe(path.join(t.storePath, 'blobs', 'sha256', config.sha256));
-    const metadataCopy = path.join(t.storePath, 'metadata', 'Org_SyncMe', 'tokenizer', 'tokenizer.json');
+    const metadataCopy = path.join(
+      t.storePath,
+      'metadata',
+      'models--org--sync-me',
+      'tokenizer',
+      'tokenizer.json',
+    );
     expect(await fs.readFile(metadataCopy)).toEqual(
       await hub.expectedBytes('org/sync-me', 'tokenizer/tokenizer.json'),
     );

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { repoIdOfFolder } from '../../store/hf-cache-layout.js';
+import { isWithin } from '../../store/import-roots.js';
 import { assertSafeRelativePath } from '../../store/safe-path.js';
 
 /** One file offered for import, before it is matched to an artifact. */
@@ -19,14 +20,18 @@ export interface ImportCandidate {
 }
 
 /**
- * Every `snapshots/<commit>/<path>` entry of one `models--org--name` folder. Symlinks must resolve
- * into that folder's `blobs/`; anything else is refused, never read.
+ * Every `snapshots/<commit>/<path>` entry of one `models--org--name` folder below `root` (the
+ * imported directory, resolved). Symlinks must resolve into that folder's `blobs/`, and `blobs/`
+ * must itself be inside `root`; anything else is refused, never read. A `snapshots` that is a
+ * symlink is not entered, so not even the names of what lies outside are listed.
  */
-export async function listCacheCandidates(repoFolder: string): Promise<ImportCandidate[]> {
+export async function listCacheCandidates(repoFolder: string, root: string): Promise<ImportCandidate[]> {
   const repoId = repoIdOfFolder(path.basename(repoFolder));
   if (!repoId) return [];
   const snapshotsDir = path.join(repoFolder, 'snapshots');
-  const blobsDir = await fs.realpath(path.join(repoFolder, 'blobs')).catch(() => undefined);
+  if (!(await fs.lstat(snapshotsDir).catch(() => undefined))?.isDirectory()) return [];
+  const realBlobs = await fs.realpath(path.join(repoFolder, 'blobs')).catch(() => undefined);
+  const blobsDir = realBlobs !== undefined && isWithin(root, realBlobs) ? realBlobs : undefined;
   const commits = await fs.readdir(snapshotsDir, { withFileTypes: true }).catch(() => []);
   const candidates: ImportCandidate[] = [];
   for (const commit of commits.filter((e) => e.isDirectory()).map((e) => e.name)) {
@@ -40,7 +45,7 @@ export async function listCacheCandidates(repoFolder: string): Promise<ImportCan
       };
       if (entry.symlink) {
         const resolved = await fs.realpath(entry.absolutePath).catch(() => undefined);
-        if (!resolved || !blobsDir || !resolved.startsWith(blobsDir + path.sep)) {
+        if (!resolved || !blobsDir || resolved === blobsDir || !isWithin(blobsDir, resolved)) {
           candidate.refused = resolved
             ? `symlink points outside the cache's blobs/ (${resolved})`
             : 'broken symlink';
@@ -55,11 +60,10 @@ export async function listCacheCandidates(repoFolder: string): Promise<ImportCan
   return candidates;
 }
 
-/** Every file under a plain folder, for `repoId`; symlinks must stay inside the folder. */
-export async function listFolderCandidates(dir: string, repoId: string): Promise<ImportCandidate[]> {
-  const root = await fs.realpath(dir);
+/** Every file under a plain folder (`root`, resolved), for `repoId`; symlinks must stay inside it. */
+export async function listFolderCandidates(root: string, repoId: string): Promise<ImportCandidate[]> {
   const candidates: ImportCandidate[] = [];
-  for (const entry of await walk(dir)) {
+  for (const entry of await walk(root)) {
     const candidate: ImportCandidate = {
       repoId,
       path: entry.relativePath,
@@ -69,8 +73,8 @@ export async function listFolderCandidates(dir: string, repoId: string): Promise
     };
     if (entry.symlink) {
       const resolved = await fs.realpath(entry.absolutePath).catch(() => undefined);
-      if (!resolved?.startsWith(root + path.sep)) {
-        candidate.refused = resolved ? `symlink points outside ${dir} (${resolved})` : 'broken symlink';
+      if (resolved === undefined || resolved === root || !isWithin(root, resolved)) {
+        candidate.refused = resolved ? `symlink points outside ${root} (${resolved})` : 'broken symlink';
       } else {
         candidate.sourcePath = resolved;
       }

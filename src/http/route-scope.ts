@@ -1,0 +1,24 @@
+import type { Scope } from '../services/api-keys.service.js';
+
+/**
+ * Every `/v1` route declares the scope it needs next to its schema, as `config: { scope }`; the
+ * access hook reads it, and a route without one refuses to register. `public` is for the probes
+ * (`/healthz`, `/readyz`) and the API documentation only.
+ */
+export type RouteScope = Scope | 'public';
+
+/** Who is asking: the key that authenticated the request, or nobody while access control is open. */
+export interface RequestAuth {
+  keyId: string | null;
+  scope: Scope | 'open';
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    scope?: RouteScope;
+  }
+  interface FastifyRequest {
+    /** Set by the access hook before validation; `keyId` names the key for rate limits and logs. */
+    auth: RequestAuth;
+  }
+}
