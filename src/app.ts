@@ -29,6 +29,7 @@ import { LocalQueue } from './queue/local-queue.js';
 import { ApiKeysService } from './services/api-keys.service.js';
 import { EventsService } from './services/events.service.js';
 import { JobsService } from './services/jobs.service.js';
+import { MirrorService } from './services/mirror.service.js';
 import { ReadinessService } from './services/readiness.service.js';
 import { RegistryService } from './services/registry.service.js';
 import { StorageService } from './services/storage.service.js';
@@ -73,6 +74,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       redisKeyPrefix: config.queue.kind === 'bullmq' ? config.queue.prefix : '',
     },
     registry: new RegistryService(runtime.models, runtime.artifacts, runtime.jobsService, runtime.store),
+    mirror: new MirrorService(runtime.models, runtime.artifacts, runtime.store),
     jobs: runtime.jobsService,
     webhooks: runtime.webhooks,
     storage: new StorageService(runtime.models, runtime.artifacts, runtime.store, config.storeMaxBytes),
@@ -217,8 +219,12 @@ async function createRuntime(
           )
         : new LocalPause(),
   });
+  // Without a job id it is the queue's own trouble (Redis gone, a lock lost with it): it reconnects
+  // by itself, and the jobs table offers every unfinished job again, so it is a warning.
   const onJobError = (error: unknown, jobId: string | undefined) =>
-    logger.error({ err: error, jobId }, 'job handler crashed');
+    jobId === undefined
+      ? logger.warn({ err: error }, 'job queue error')
+      : logger.error({ err: error, jobId }, 'job handler crashed');
   const queue: JobQueue =
     redis && config.queue.kind === 'bullmq'
       ? new BullQueue({
@@ -241,6 +247,7 @@ async function createRuntime(
     artifacts,
     leases: leaseRows,
     events: new EventsRepository(db),
+    eventLog,
     queue,
     leaseMs: config.jobLeaseMs,
     eventsRetentionMs: config.eventsRetentionHours * 3_600_000,
@@ -259,7 +266,7 @@ async function createRuntime(
         'resuming unfinished jobs',
       );
     }
-    for (const job of unfinished) await queue.enqueue(job.id);
+    for (const job of unfinished) await queue.enqueue(job.id, job.attempts);
   } else {
     // Distributed: other workers may be alive; only work whose lease lapsed is taken back.
     await reaper.sweep();

@@ -20,7 +20,8 @@ export type FileSource = 'downloaded' | 'deduplicated' | 'present' | 'imported';
 export type WatchNotice =
   | { kind: 'file-completed'; path: string; sizeBytes: number; source: FileSource }
   | { kind: 'file-failed'; path: string; error: string }
-  | { kind: 'model-synced'; sync: SyncOutcome };
+  | { kind: 'model-synced'; sync: SyncOutcome }
+  | { kind: 'takeover'; from: string; to: string | null };
 
 export interface SyncOutcome {
   repoId: string | null;
@@ -145,6 +146,13 @@ function applyEvent(state: WatchState, event: HubEvent): WatchState {
     case 'job.created':
       return { ...state, jobType: event.data.type, createdAt: event.at };
     case 'job.progress': {
+      const { takeover } = event.data;
+      if (takeover) {
+        // Pending while the job waits for another worker, running once one claimed it.
+        const status = event.data.status === 'pending' ? 'pending' : 'running';
+        const notices: WatchNotice[] = [{ kind: 'takeover', from: takeover.from, to: takeover.to }];
+        return applySnapshot({ ...state, status, notices }, event.data);
+      }
       // Only the terminal events end a watch: they carry the result and the error.
       const status = event.data.status === 'running' ? 'running' : state.status;
       return applySnapshot({ ...state, status }, event.data);

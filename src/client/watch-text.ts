@@ -35,6 +35,10 @@ export function describeNotice(notice: WatchNotice): string {
       return `failed  ${terminalSafe(notice.path)}: ${terminalSafe(notice.error)}`;
     case 'model-synced':
       return `synced  ${describeSync(notice.sync)}`;
+    case 'takeover':
+      return notice.to === null
+        ? `worker ${terminalSafe(notice.from)} stopped renewing its lease; waiting for another worker to take the job over`
+        : `taken over from worker ${terminalSafe(notice.from)} after its lease lapsed; resuming on worker ${terminalSafe(notice.to)}`;
   }
 }
 

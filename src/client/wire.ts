@@ -71,6 +71,16 @@ export interface ProgressWire {
   current_files: CurrentFileWire[];
 }
 
+/**
+ * On a `job.progress` event when a job changes workers because its holder's lease lapsed: `from`
+ * that worker, `to` the one that claimed it next (null while the job waits for one). Absent on
+ * older hubs.
+ */
+export interface TakeoverWire {
+  from: string;
+  to: string | null;
+}
+
 /** A job as `GET /v1/hub/jobs` lists it: without its logs. */
 export interface JobSummaryWire {
   id: string;
@@ -184,7 +194,7 @@ interface EventEnvelope<T extends HubEventType, D> {
 
 export type HubEvent =
   | EventEnvelope<'job.created', { type: JobType; status: JobStatus }>
-  | EventEnvelope<'job.progress', ProgressWire & { status: JobStatus }>
+  | EventEnvelope<'job.progress', ProgressWire & { status: JobStatus; takeover?: TakeoverWire }>
   | EventEnvelope<'job.completed', { type: JobType; result: unknown }>
   | EventEnvelope<'job.failed', { type: JobType; error: string; result: unknown }>
   | EventEnvelope<

@@ -53,6 +53,15 @@ export class ArtifactsRepository {
       .execute();
   }
 
+  async findByModelPath(modelId: string, path: string): Promise<ArtifactRow | undefined> {
+    return this.db
+      .selectFrom('artifacts')
+      .selectAll()
+      .where('modelId', '=', modelId)
+      .where('path', '=', path)
+      .executeTakeFirst();
+  }
+
   async listByModel(modelId: string): Promise<ArtifactRow[]> {
     return this.db
       .selectFrom('artifacts')

@@ -10,6 +10,39 @@ export interface JobListFilter {
   before?: { createdAt: string; id: string };
 }
 
+export interface NewJob {
+  id: string;
+  type: JobType;
+  payload: string;
+  createdAt: string;
+  dedupKey?: string | null;
+  idempotencyKey?: string | null;
+  requestFingerprint?: string | null;
+}
+
+/** Who holds a running job: the worker, and which of its claims (`attempts` after that claim). */
+export interface JobLeaseHolder {
+  owner: string;
+  attempt: number;
+}
+
+/** A running job the reaper took back from a worker whose lease lapsed. */
+export interface ReclaimedJob {
+  id: string;
+  /** Claims so far: the queue offers the job's next attempt under a new entry. */
+  attempts: number;
+  /** The worker that held it (`host:pid:nonce`); null for a running job that had no holder. */
+  previousOwner: string | null;
+  /** When that worker's lease lapsed; null for a running job that had no lease. */
+  leaseExpiredAt: string | null;
+}
+
+/** A job to offer to the queue, with its claims so far (see `JobQueue.enqueue`). */
+export interface QueueOffer {
+  id: string;
+  attempts: number;
+}
+
 export interface JobLogLine {
   at: string;
   message: string;
@@ -42,12 +75,18 @@ export class JobsRepository {
     return new JobsRepository(trx);
   }
 
-  async insert(job: { id: string; type: JobType; payload: string; createdAt: string }): Promise<JobRow> {
+  /**
+   * A new pending job, or undefined when the unique indexes refuse it: an active job holds the same
+   * `dedupKey`, or a job holds the same `idempotencyKey`. The index decides, so concurrent inserts in
+   * any number of processes create one job and never fail with a constraint error.
+   */
+  async insert(job: NewJob): Promise<JobRow | undefined> {
     return this.db
       .insertInto('jobs')
       .values({ ...job, status: 'pending', updatedAt: job.createdAt })
+      .onConflict((oc) => oc.doNothing())
       .returningAll()
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
   }
 
   async findById(id: string): Promise<JobRow | undefined> {
@@ -70,15 +109,18 @@ export class JobsRepository {
     return query.orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
   }
 
-  /** A pending or running job of this type with exactly this payload, if any. */
-  async findActive(type: JobType, payload: string): Promise<JobRow | undefined> {
+  /** The pending or running job holding `dedupKey`, if any (the unique index allows one). */
+  async findActive(dedupKey: string): Promise<JobRow | undefined> {
     return this.db
       .selectFrom('jobs')
       .selectAll()
-      .where('type', '=', type)
-      .where('payload', '=', payload)
+      .where('dedupKey', '=', dedupKey)
       .where('status', 'in', ['pending', 'running'])
       .executeTakeFirst();
+  }
+
+  async findByIdempotencyKey(key: string): Promise<JobRow | undefined> {
+    return this.db.selectFrom('jobs').selectAll().where('idempotencyKey', '=', key).executeTakeFirst();
   }
 
   /** Jobs a crash left behind, oldest first. */
@@ -106,6 +148,13 @@ export class JobsRepository {
         attempts: eb('attempts', '+', 1),
         leaseOwner: owner,
         leaseExpiresAt: leaseUntil,
+        // Taking a running job whose lease lapsed is a takeover too (a queue redelivery beat the reaper).
+        takenOverFrom: eb
+          .case()
+          .when('status', '=', 'running')
+          .then(eb.ref('leaseOwner'))
+          .else(eb.ref('takenOverFrom'))
+          .end(),
       }))
       .where('id', '=', id)
       .where((eb) =>
@@ -118,22 +167,66 @@ export class JobsRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  /** The heartbeat: pushes out the lease of every job `owner` runs; returns how many it still holds. */
-  async renewLeases(owner: string, until: string): Promise<number> {
+  /**
+   * The heartbeat of one running handler: pushes out its job's lease. False when the lease is gone
+   * (reaped, or claimed again: `attempt` tells two claims by the same worker apart).
+   */
+  async renewLease(id: string, lease: JobLeaseHolder, until: string): Promise<boolean> {
     const result = await this.db
       .updateTable('jobs')
       .set({ leaseExpiresAt: until })
-      .where('leaseOwner', '=', owner)
+      .where('id', '=', id)
+      .where('leaseOwner', '=', lease.owner)
+      .where('attempts', '=', lease.attempt)
       .where('status', '=', 'running')
       .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Running jobs whose worker stopped heartbeating go back to pending; returns their ids. */
-  async reapExpired(at: string): Promise<string[]> {
-    return this.runningBackToPending(at, (eb) =>
-      eb.or([eb('leaseExpiresAt', 'is', null), eb('leaseExpiresAt', '<', at)]),
-    );
+  /**
+   * Running jobs whose worker stopped heartbeating go back to pending, remembering that worker in
+   * `takenOverFrom`. Each row is re-checked by the update, so a job some worker claimed between the
+   * look and the update stays with it.
+   */
+  async reapExpired(at: string): Promise<ReclaimedJob[]> {
+    const lapsed = (eb: ExpressionBuilder<Database, 'jobs'>) =>
+      eb.and([
+        eb('status', '=', 'running'),
+        eb.or([eb('leaseExpiresAt', 'is', null), eb('leaseExpiresAt', '<', at)]),
+      ]);
+    const candidates = await this.db
+      .selectFrom('jobs')
+      .select(['id', 'attempts', 'leaseOwner', 'leaseExpiresAt'])
+      .where(lapsed)
+      .execute();
+    if (candidates.length === 0) return [];
+    const reaped = await this.db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: 'pending',
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        updatedAt: at,
+        takenOverFrom: eb.ref('leaseOwner'),
+      }))
+      .where(
+        'id',
+        'in',
+        candidates.map((c) => c.id),
+      )
+      .where(lapsed)
+      .returning(['id', 'attempts', 'takenOverFrom'])
+      .execute();
+    const looked = new Map(candidates.map((c) => [c.id, c]));
+    return reaped.map((row) => {
+      const seen = looked.get(row.id);
+      return {
+        id: row.id,
+        attempts: row.attempts,
+        previousOwner: row.takenOverFrom,
+        leaseExpiredAt: seen?.attempts === row.attempts ? seen.leaseExpiresAt : null,
+      };
+    });
   }
 
   /** Hands `owner`'s running jobs back (shutdown past its deadline); returns their ids. */
@@ -147,7 +240,7 @@ export class JobsRepository {
   ): Promise<string[]> {
     const rows = await this.db
       .updateTable('jobs')
-      .set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: at })
+      .set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, takenOverFrom: null, updatedAt: at })
       .where('status', '=', 'running')
       .where(which)
       .returning('id')
@@ -156,23 +249,22 @@ export class JobsRepository {
   }
 
   /** Pending jobs untouched since `before`, oldest first: re-offered in case their queue entry was lost. */
-  async listStalePending(before: string, limit: number): Promise<string[]> {
-    const rows = await this.db
+  async listStalePending(before: string, limit: number): Promise<QueueOffer[]> {
+    return this.db
       .selectFrom('jobs')
-      .select('id')
+      .select(['id', 'attempts'])
       .where('status', '=', 'pending')
       .where('updatedAt', '<', before)
       .orderBy('createdAt')
       .limit(limit)
       .execute();
-    return rows.map((r) => r.id);
   }
 
   /** Embedded mode only: this process is the sole worker, so every running job is an orphan. */
   async requeueRunning(at: string): Promise<number> {
     const result = await this.db
       .updateTable('jobs')
-      .set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: at })
+      .set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, takenOverFrom: null, updatedAt: at })
       .where('status', '=', 'running')
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
@@ -183,6 +275,10 @@ export class JobsRepository {
     await this.db.updateTable('jobs').set({ progress }).where('id', '=', id).execute();
   }
 
+  /**
+   * Writes a job's final state. With `lease`, only while that lease still holds the job: false when
+   * another worker took it meanwhile, and nothing is written.
+   */
   async finish(
     id: string,
     outcome: {
@@ -192,8 +288,9 @@ export class JobsRepository {
       progress?: string;
       at: string;
     },
-  ) {
-    await this.db
+    lease?: JobLeaseHolder,
+  ): Promise<boolean> {
+    let query = this.db
       .updateTable('jobs')
       .set({
         status: outcome.status,
@@ -205,8 +302,15 @@ export class JobsRepository {
         leaseOwner: null,
         leaseExpiresAt: null,
       })
-      .where('id', '=', id)
-      .execute();
+      .where('id', '=', id);
+    if (lease) {
+      query = query
+        .where('leaseOwner', '=', lease.owner)
+        .where('attempts', '=', lease.attempt)
+        .where('status', '=', 'running');
+    }
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /**

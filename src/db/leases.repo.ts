@@ -37,8 +37,18 @@ export class LeasesRepository {
     return row !== undefined;
   }
 
-  async renewAll(holder: string, until: string): Promise<void> {
-    await this.db.updateTable('leases').set({ expiresAt: until }).where('holder', '=', holder).execute();
+  /**
+   * Pushes out one lease while `holder` still has it; false when it lapsed and someone else took it,
+   * or the reaper deleted it. A lapsed lease nobody took yet is still ours to renew.
+   */
+  async renew(key: string, holder: string, until: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('leases')
+      .set({ expiresAt: until })
+      .where('key', '=', key)
+      .where('holder', '=', holder)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   async release(key: string, holder: string): Promise<void> {

@@ -5,6 +5,8 @@ import { events } from './migrations/0003-events.js';
 import { storage } from './migrations/0004-storage.js';
 import { apiKeys } from './migrations/0005-api-keys.js';
 import { boundedJobLogs } from './migrations/0006-bounded-job-logs.js';
+import { jobDedup } from './migrations/0007-job-dedup.js';
+import { jobTakeover } from './migrations/0008-job-takeover.js';
 import type { Database } from './schema.js';
 
 /** The one migration list, for every dialect. Append; never edit a migration that has shipped. */
@@ -15,6 +17,8 @@ const migrations: Record<string, Migration> = {
   '0004-storage': storage,
   '0005-api-keys': apiKeys,
   '0006-bounded-job-logs': boundedJobLogs,
+  '0007-job-dedup': jobDedup,
+  '0008-job-takeover': jobTakeover,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

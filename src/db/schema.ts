@@ -71,6 +71,14 @@ export interface JobsTable {
   progress: ColumnType<string | null, string | null | undefined, string | null>;
   /** Lines the job has written so far, kept or not (job_logs holds only its first and last ones). */
   logLines: ColumnType<number, number | undefined, number>;
+  /** The worker whose lapsed lease the job was last taken back from (`host:pid:nonce`); null if never. */
+  takenOverFrom: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What the job does (`sync:<model id>`, …): at most one pending or running job per key. */
+  dedupKey: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The client's `Idempotency-Key` of the request that created the job; unique. */
+  idempotencyKey: ColumnType<string | null, string | null | undefined, string | null>;
+  /** sha256 of that request (method, path, canonical body): the same key with another request is refused. */
+  requestFingerprint: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface LeasesTable {

@@ -17,6 +17,21 @@ export interface CurrentFile {
   bytes_done: number;
 }
 
+/**
+ * A job changing workers because its holder's lease lapsed: `from` that worker (`host:pid:nonce`),
+ * `to` the worker that claimed it next, null while the job waits for one.
+ */
+export interface Takeover {
+  from: string;
+  to: string | null;
+}
+
+/** The data of a `job.progress` event: a snapshot, the job's status, and a takeover when one happened. */
+export type ProgressEventData = ProgressSnapshot & {
+  status: 'pending' | 'running';
+  takeover?: Takeover;
+};
+
 export type ProgressFlush = (snapshot: ProgressSnapshot) => Promise<void>;
 
 /** Speed is measured over this trailing window, so it follows changes without jumping per chunk. */

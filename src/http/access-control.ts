@@ -89,10 +89,14 @@ function deny(request: FastifyRequest, reason: string, message: string): never {
   throw new Unauthorized('UNAUTHORIZED', message);
 }
 
-/** The token of `Authorization: Bearer <token>`; anything else counts as no key. */
+/**
+ * The token of `Authorization: Bearer <token>`; anything else counts as no key. `hf_mh_…` is the
+ * key `mh_…`: @huggingface/hub refuses tokens that do not start with `hf_`.
+ */
 function bearerToken(header: string | undefined): string | undefined {
   const match = header ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
-  return match?.[1];
+  const token = match?.[1];
+  return token?.startsWith('hf_mh_') ? token.slice('hf_'.length) : token;
 }
 
 function declaredScope(route: RouteOptions, metricsPublic: boolean): RouteScope {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { JobsService } from '../services/jobs.service.js';
 import type { RegistryService } from '../services/registry.service.js';
+import { IdempotencyHeaders, idempotencyOf } from './idempotency.js';
 import { presentModel } from './presenters.js';
 import { ErrorBody, JobAccepted, RegisteredModel } from './schemas.js';
 
@@ -55,6 +56,8 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
         schema: {
           summary: 'Queue a sync of a registered repo',
           tags: ['hub'],
+          description: 'A sync of a repo that already has one pending or running joins that job.',
+          headers: IdempotencyHeaders,
           body: Type.Object(
             { repo_id: Type.String({ minLength: 1, maxLength: 200 }) },
             { additionalProperties: false },
@@ -63,7 +66,7 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
         },
       },
       async (request, reply) => {
-        const { job, message } = await deps.jobs.requestSync(request.body.repo_id);
+        const { job, message } = await deps.jobs.requestSync(request.body.repo_id, idempotencyOf(request));
         return reply.status(202).send({ job_id: job.id, status: job.status, message });
       },
     );
@@ -76,7 +79,8 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
           summary: 'Queue a download of artifacts',
           tags: ['hub'],
           description:
-            'Either `artifact_ids`, or `repo_id` with optional `include`/`exclude` glob lists (e.g. `["*.json", "*.safetensors"]`) to download a whole repo or a subset in one job.',
+            'Either `artifact_ids`, or `repo_id` with optional `include`/`exclude` glob lists (e.g. `["*.json", "*.safetensors"]`) to download a whole repo or a subset in one job. A request for the same set of artifacts as a pending or running download joins that job.',
+          headers: IdempotencyHeaders,
           body: Type.Union([
             Type.Object(
               {
@@ -102,10 +106,11 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
       },
       async (request, reply) => {
         const body = request.body;
+        const idempotency = idempotencyOf(request);
         const { job, message } =
           'artifact_ids' in body
-            ? await deps.jobs.requestDownload(body.artifact_ids)
-            : await deps.jobs.requestRepoDownload(body.repo_id, body.include, body.exclude);
+            ? await deps.jobs.requestDownload(body.artifact_ids, idempotency)
+            : await deps.jobs.requestRepoDownload(body.repo_id, body.include, body.exclude, idempotency);
         return reply.status(202).send({ job_id: job.id, status: job.status, message });
       },
     );

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ApiKeysService } from '../services/api-keys.service.js';
 import type { EventsService } from '../services/events.service.js';
 import type { JobsService } from '../services/jobs.service.js';
+import type { MirrorService } from '../services/mirror.service.js';
 import type { RegistryService } from '../services/registry.service.js';
 import type { StorageService } from '../services/storage.service.js';
 import type { WebhooksService } from '../services/webhooks.service.js';
@@ -21,6 +22,7 @@ import { hubRoutes } from './hub.routes.js';
 import { importRoutes } from './import.routes.js';
 import { jobsRoutes } from './jobs.routes.js';
 import { keysRoutes } from './keys.routes.js';
+import { mirrorRoutes } from './mirror.routes.js';
 import { modelsRoutes } from './models.routes.js';
 import { type OpsDeps, opsRoutes } from './ops.routes.js';
 import { registerWriteRateLimit, type WriteRateLimitOptions } from './rate-limit.js';
@@ -32,6 +34,8 @@ import { webhooksRoutes } from './webhooks.routes.js';
 export interface HttpDeps extends OpsDeps {
   storage: StorageService;
   registry: RegistryService;
+  /** The Hugging Face–compatible read side (`/api/models/…`, `/{repo}/resolve/…`). */
+  mirror: MirrorService;
   jobs: JobsService;
   webhooks: WebhooksService;
   events: EventsService;
@@ -123,5 +127,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await app.register(storageJobsRoutes(deps));
   await app.register(storageRoutes(deps));
   await app.register(keysRoutes(deps));
+  await app.register(mirrorRoutes(deps));
   return app as unknown as FastifyInstance;
 }

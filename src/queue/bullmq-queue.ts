@@ -1,4 +1,4 @@
-import { Queue, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobHandler, JobQueue } from './job-queue.js';
 import { QueueDisconnected } from './outage.js';
@@ -14,13 +14,19 @@ export interface BullQueueOptions {
 }
 
 const QUEUE_NAME = 'jobs';
+
+interface EntryData {
+  jobId: string;
+}
 const ENQUEUE_TIMEOUT_MS = 5000;
 
 /**
- * BullMQ adapter: a queue entry is named after the job's row id, so re-enqueuing a job that is
- * still queued or running is a no-op. BullMQ retries a handler that threw (a database or Redis
- * outage) with backoff and redelivers jobs whose worker died (stalled-job detection); the jobs
- * table still decides who runs what, through its leases.
+ * BullMQ adapter: a queue entry is named after the job's row id and attempt (`<id>.<attempts>`), so
+ * offering the same attempt again while it is queued or running is a no-op, while a takeover (the
+ * next attempt) is a new entry that runs at once. Under the job's own id only, it would wait until
+ * BullMQ noticed the dead worker's entry had stalled (up to two lock periods) and redelivered it.
+ * BullMQ retries a handler that threw (a database or Redis outage) with backoff; a late redelivery
+ * of a dead worker's entry is harmless, since the jobs table's claim decides who runs what.
  */
 export class BullQueue implements JobQueue {
   private readonly queue: Queue;
@@ -45,29 +51,21 @@ export class BullQueue implements JobQueue {
    * connection queues commands until Redis is back, and a request must not wait that long. The job
    * row is already written; the reaper offers it again once the queue is back.
    */
-  async enqueue(jobId: string): Promise<void> {
+  async enqueue(jobId: string, attempts = 0): Promise<void> {
     const redis = this.options.connection;
     if (redis.status !== 'ready') throw new QueueDisconnected(`Redis connection is ${redis.status}`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new QueueDisconnected(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)),
-        ENQUEUE_TIMEOUT_MS,
-      );
-    });
-    try {
-      await Promise.race([this.queue.add(QUEUE_NAME, {}, { jobId }), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const entry: EntryData = { jobId };
+    await answeredInTime(this.queue.add(QUEUE_NAME, entry, { jobId: `${jobId}.${attempts}` }));
   }
 
   start(handler: JobHandler): void {
     if (this.worker) return;
     this.worker = new Worker(
       QUEUE_NAME,
-      async (job) => {
-        if (job.id) await handler(job.id);
+      async (job: Job<Partial<EntryData>>) => {
+        // Entries queued before ids carried the attempt have the job's id as their own.
+        const jobId = job.data.jobId ?? job.id;
+        if (jobId) await handler(jobId);
       },
       {
         connection: this.options.connection,
@@ -79,7 +77,7 @@ export class BullQueue implements JobQueue {
         maxStalledCount: 1000,
       },
     );
-    this.worker.on('failed', (job, error) => this.options.onError(error, job?.id));
+    this.worker.on('failed', (job, error) => this.options.onError(error, job?.data.jobId ?? job?.id));
     this.worker.on('error', (error) => this.options.onError(error, undefined));
   }
 
@@ -87,16 +85,34 @@ export class BullQueue implements JobQueue {
     await this.worker?.pause();
   }
 
-  /** Fails fast while Redis is disconnected, instead of queueing a PING until it is back. */
+  /**
+   * Fails fast while Redis is disconnected, instead of queueing a PING until it is back, and within
+   * ENQUEUE_TIMEOUT_MS while it does not answer: callers check it before writing a job row.
+   */
   async ping(): Promise<void> {
     const redis = this.options.connection;
-    if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
-    await redis.ping();
+    if (redis.status !== 'ready') throw new QueueDisconnected(`Redis connection is ${redis.status}`);
+    await answeredInTime(redis.ping());
   }
 
   /** Running entries a forced close leaves behind are redelivered once their lock lapses. */
   async close(): Promise<void> {
     await this.worker?.close(true);
     await this.queue.close();
+  }
+}
+
+async function answeredInTime<T>(command: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new QueueDisconnected(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)),
+      ENQUEUE_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([command, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -5,7 +5,13 @@
 export type JobHandler = (jobId: string) => Promise<void>;
 
 export interface JobQueue {
-  enqueue(jobId: string): Promise<void>;
+  /**
+   * Offers a job. `attempts` is how many times it was claimed before this offer (its row's
+   * `attempts`, 0 for a new job): offers of the same attempt are one queue entry, and the next attempt
+   * (a takeover after a worker died) is a new entry, runnable at once even while the broker still
+   * counts the dead worker's entry as running. The jobs table's claim decides who runs it.
+   */
+  enqueue(jobId: string, attempts?: number): Promise<void>;
   /** Starts handing queued ids to `handler`, at most the adapter's concurrency at once. */
   start(handler: JobHandler): void;
   /** Stops taking new ids and waits for the running handlers to finish. */

@@ -1,9 +1,17 @@
 import type { JobHandler, JobQueue } from './job-queue.js';
 
-/** In-process FIFO with bounded concurrency. Ids queued before `start` wait for it. */
+/**
+ * In-process FIFO with bounded concurrency. Ids queued before `start` wait for it. A job runs at most
+ * once at a time here: the same attempt offered again is ignored, and a later attempt offered while
+ * it waits or runs (the reaper took it back from a handler whose lease lapsed) is offered once more
+ * when that handler ends, so the job's claim decides whether it still needs running.
+ */
 export class LocalQueue implements JobQueue {
   private readonly waiting: string[] = [];
-  private readonly queued = new Set<string>();
+  /** Jobs waiting or running, with the attempt they were offered as. */
+  private readonly queued = new Map<string, number>();
+  /** Jobs offered as a later attempt while waiting or running: offered again when their run ends. */
+  private readonly offeredAgain = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
   private handler: JobHandler | undefined;
   private stopped = false;
@@ -13,9 +21,14 @@ export class LocalQueue implements JobQueue {
     private readonly onError: (error: unknown, jobId: string) => void = () => {},
   ) {}
 
-  async enqueue(jobId: string): Promise<void> {
-    if (this.stopped || this.queued.has(jobId)) return;
-    this.queued.add(jobId);
+  async enqueue(jobId: string, attempts = 0): Promise<void> {
+    if (this.stopped) return;
+    const offered = this.queued.get(jobId);
+    if (offered !== undefined) {
+      if (attempts > offered) this.offeredAgain.set(jobId, attempts);
+      return;
+    }
+    this.queued.set(jobId, attempts);
     this.waiting.push(jobId);
     this.pump();
   }
@@ -53,6 +66,9 @@ export class LocalQueue implements JobQueue {
         .finally(() => {
           this.running.delete(run);
           this.queued.delete(jobId);
+          const again = this.offeredAgain.get(jobId);
+          this.offeredAgain.delete(jobId);
+          if (again !== undefined) void this.enqueue(jobId, again);
           this.pump();
         });
       this.running.add(run);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
 import { newId, nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
@@ -11,7 +12,7 @@ import {
 import { fromJson, toJson } from '../db/json.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { JobRow, JobStatus, JobType, ModelRepoRow } from '../db/schema.js';
-import { Invalid, NotFound } from '../errors.js';
+import { Conflict, Invalid, NotFound } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
 import { emptyProgress, type ProgressSnapshot } from '../events/job-progress.js';
 import type { JobQueue } from '../queue/job-queue.js';
@@ -61,6 +62,30 @@ export interface JobRequestOutcome {
   message: string;
 }
 
+/** A client's `Idempotency-Key` and the fingerprint of the request it came with (see http/idempotency.ts). */
+export interface Idempotency {
+  key: string;
+  fingerprint: string;
+}
+
+type JobPayload = SyncPayload | DownloadPayload | GcPayload | ImportPayload | ScanPayload;
+
+/** A job to create, unless an active one of the same `dedup.key` is joined instead. */
+interface JobSpec {
+  type: JobType;
+  payload: JobPayload;
+  /** What the client is told when the job is created. */
+  created: string;
+  /** What the job does, and what the client is told when an active job doing it is joined. */
+  dedup?: { key: string; joined: string };
+}
+
+/**
+ * An insert that loses to an active job can find that job already finished when it reads it; it then
+ * inserts again. Each round needs a job to finish in between, so a few rounds are plenty.
+ */
+const CREATE_ATTEMPTS = 5;
+
 export class JobsService {
   constructor(
     private readonly jobs: JobsRepository,
@@ -71,29 +96,29 @@ export class JobsService {
     private readonly importRoots: ImportRoots,
   ) {}
 
-  async requestSync(repoId: string): Promise<JobRequestOutcome> {
-    const model = await this.models.findByRepoId(repoId);
-    if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
-    return this.requestSyncFor(model);
+  async requestSync(repoId: string, idempotency?: Idempotency): Promise<JobRequestOutcome> {
+    return this.submit(idempotency, async () => {
+      const model = await this.models.findByRepoId(repoId);
+      if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
+      return syncSpec(model);
+    });
   }
 
+  /** The sync a registration with auto_sync asks for, once the model row exists. */
   async requestSyncFor(model: ModelRepoRow): Promise<JobRequestOutcome> {
-    const payload: SyncPayload = { model_id: model.id, repo_id: model.repoId };
-    // Two syncs of one repo would race on the same rows; a second request joins the first.
-    const active = await this.jobs.findActive('sync', toJson(payload));
-    if (active) return { job: active, message: 'Sync job already queued' };
-    const job = await this.enqueue('sync', payload);
-    return { job, message: 'Sync job queued' };
+    return this.createOrJoin(syncSpec(model));
   }
 
-  async requestDownload(artifactIds: string[]): Promise<JobRequestOutcome> {
-    const unique = [...new Set(artifactIds)];
-    const found = new Set((await this.artifacts.findByIds(unique)).map((a) => a.id));
-    const missing = unique.filter((id) => !found.has(id));
-    if (missing.length > 0) {
-      throw new NotFound('ARTIFACT_NOT_FOUND', `Unknown artifact id(s): ${missing.join(', ')}`);
-    }
-    return this.enqueueDownload(unique);
+  async requestDownload(artifactIds: string[], idempotency?: Idempotency): Promise<JobRequestOutcome> {
+    return this.submit(idempotency, async () => {
+      const unique = [...new Set(artifactIds)];
+      const found = new Set((await this.artifacts.findByIds(unique)).map((a) => a.id));
+      const missing = unique.filter((id) => !found.has(id));
+      if (missing.length > 0) {
+        throw new NotFound('ARTIFACT_NOT_FOUND', `Unknown artifact id(s): ${missing.join(', ')}`);
+      }
+      return downloadSpec(unique);
+    });
   }
 
   /** Every current file of a registered repo, or those matching `include` and not `exclude` (globs). */
@@ -101,55 +126,64 @@ export class JobsService {
     repoId: string,
     include?: string[],
     exclude?: string[],
+    idempotency?: Idempotency,
   ): Promise<JobRequestOutcome> {
-    const model = await this.models.findByRepoId(repoId);
-    if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
-    const artifacts = (await this.artifacts.listByModel(model.id)).filter((a) => a.removedAt === null);
-    if (artifacts.length === 0) {
-      throw new Invalid('REPO_NOT_SYNCED', `Repository ${repoId} has no files yet; sync it first`);
-    }
-    const wanted = selectPaths(
-      artifacts.map((a) => a.path),
-      include,
-      exclude,
-    );
-    const ids = artifacts.filter((a) => wanted.has(a.path)).map((a) => a.id);
-    if (ids.length === 0) {
-      throw new Invalid('VALIDATION_FAILED', `No file of ${repoId} matches include/exclude`);
-    }
-    return this.enqueueDownload(ids);
+    return this.submit(idempotency, async () => {
+      const model = await this.models.findByRepoId(repoId);
+      if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
+      const artifacts = (await this.artifacts.listByModel(model.id)).filter((a) => a.removedAt === null);
+      if (artifacts.length === 0) {
+        throw new Invalid('REPO_NOT_SYNCED', `Repository ${repoId} has no files yet; sync it first`);
+      }
+      const wanted = selectPaths(
+        artifacts.map((a) => a.path),
+        include,
+        exclude,
+      );
+      const ids = artifacts.filter((a) => wanted.has(a.path)).map((a) => a.id);
+      if (ids.length === 0) {
+        throw new Invalid('VALIDATION_FAILED', `No file of ${repoId} matches include/exclude`);
+      }
+      return downloadSpec(ids);
+    });
   }
 
-  /** A scan of the whole store, or of one registered repo's artifacts; an identical queued scan is joined. */
-  async requestScan(options: { deep: boolean; repoId?: string }): Promise<JobRequestOutcome> {
-    let payload: ScanPayload = { deep: options.deep };
-    if (options.repoId !== undefined) {
-      const model = await this.models.findByRepoId(options.repoId);
-      if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${options.repoId} is not registered`);
-      payload = { ...payload, model_id: model.id, repo_id: model.repoId };
-    }
-    const what = `${options.deep ? 'Deep scan' : 'Scan'}${payload.repo_id ? ` of ${payload.repo_id}` : ''}`;
-    const active = await this.jobs.findActive('scan', toJson(payload));
-    if (active) return { job: active, message: `${what} already queued` };
-    const job = await this.enqueue('scan', payload);
-    return { job, message: `${what} queued` };
+  /** A scan of the whole store, or of one registered repo's artifacts; an identical active scan is joined. */
+  async requestScan(
+    options: { deep: boolean; repoId?: string },
+    idempotency?: Idempotency,
+  ): Promise<JobRequestOutcome> {
+    return this.submit(idempotency, async () => {
+      let payload: ScanPayload = { deep: options.deep };
+      if (options.repoId !== undefined) {
+        const model = await this.models.findByRepoId(options.repoId);
+        if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${options.repoId} is not registered`);
+        payload = { ...payload, model_id: model.id, repo_id: model.repoId };
+      }
+      const kind = options.deep ? 'deep scan' : 'scan';
+      const what = `${kind}${payload.repo_id ? ` of ${payload.repo_id}` : ''}`;
+      return {
+        type: 'scan',
+        payload,
+        created: `${what.charAt(0).toUpperCase()}${what.slice(1)} queued`,
+        dedup: {
+          key: `scan:${options.deep ? 'deep' : 'plain'}:${payload.model_id ?? '*'}`,
+          joined: `Joined the ${what} already queued`,
+        },
+      };
+    });
   }
 
-  async requestGc(options: {
-    dryRun: boolean;
-    graceMs?: number;
-    onlySha256?: string[];
-  }): Promise<JobRequestOutcome> {
-    const payload: GcPayload = {
-      dry_run: options.dryRun,
-      ...(options.graceMs === undefined ? {} : { grace_ms: options.graceMs }),
-      ...(options.onlySha256 === undefined ? {} : { only_sha256: options.onlySha256 }),
-    };
-    const job = await this.enqueue('gc', payload);
-    return {
-      job,
-      message: options.dryRun ? 'Garbage collection (dry run) queued' : 'Garbage collection queued',
-    };
+  async requestGc(
+    options: { dryRun: boolean; graceMs?: number },
+    idempotency?: Idempotency,
+  ): Promise<JobRequestOutcome> {
+    return this.submit(idempotency, async () => gcSpec(options));
+  }
+
+  /** The collection of a purged model's blobs, once the model row is gone. */
+  async requestBlobCollection(sha256: string[]): Promise<JobRequestOutcome> {
+    return this.createOrJoin(gcSpec({ dryRun: false, graceMs: 0, onlySha256: sha256 }));
   }
 
   /**
@@ -157,29 +191,107 @@ export class JobsService {
    * path must lie inside IMPORT_ROOTS (else 403, no job), and is checked now so a mistake is an
    * answer, not a failed job.
    */
-  async requestImport(dir: string, repoId?: string): Promise<JobRequestOutcome> {
-    const source = await inspectImportSource(await this.importRoots.resolve(dir));
-    if (repoId !== undefined && !(await this.models.findByRepoId(repoId))) {
-      throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
-    }
-    if (source.kind === 'folder' && repoId === undefined) {
-      throw new Invalid(
-        'VALIDATION_FAILED',
-        `${dir} is not a Hugging Face cache (no models--org--name folder); pass repo_id to import a plain folder`,
-      );
-    }
-    const payload: ImportPayload = { path: dir, ...(repoId === undefined ? {} : { repo_id: repoId }) };
-    const job = await this.enqueue('import', payload);
-    return {
-      job,
-      message: `Import job queued for ${source.kind === 'folder' ? `a folder of ${repoId}` : 'a Hugging Face cache'}`,
-    };
+  async requestImport(dir: string, repoId?: string, idempotency?: Idempotency): Promise<JobRequestOutcome> {
+    return this.submit(idempotency, async () => {
+      const source = await inspectImportSource(await this.importRoots.resolve(dir));
+      if (repoId !== undefined && !(await this.models.findByRepoId(repoId))) {
+        throw new NotFound('REPO_NOT_FOUND', `Repository ${repoId} is not registered`);
+      }
+      if (source.kind === 'folder' && repoId === undefined) {
+        throw new Invalid(
+          'VALIDATION_FAILED',
+          `${dir} is not a Hugging Face cache (no models--org--name folder); pass repo_id to import a plain folder`,
+        );
+      }
+      const what = source.kind === 'folder' ? `a folder of ${repoId}` : 'a Hugging Face cache';
+      return {
+        type: 'import',
+        payload: { path: dir, ...(repoId === undefined ? {} : { repo_id: repoId }) },
+        created: `Import job queued for ${what}`,
+      };
+    });
   }
 
-  private async enqueueDownload(artifactIds: string[]): Promise<JobRequestOutcome> {
-    const payload: DownloadPayload = { artifact_ids: artifactIds };
-    const job = await this.enqueue('download', payload);
-    return { job, message: `Download job queued for ${artifactIds.length} artifact(s)` };
+  /**
+   * A client's request for a job. The job an Idempotency-Key already names is answered first, before
+   * anything is checked again. A queue that cannot take work is refused before a row is written, so
+   * an outage leaves nothing for a retry to duplicate in the common case.
+   */
+  private async submit(
+    idempotency: Idempotency | undefined,
+    describe: () => Promise<JobSpec>,
+  ): Promise<JobRequestOutcome> {
+    const earlier = idempotency && (await this.jobs.findByIdempotencyKey(idempotency.key));
+    if (idempotency && earlier) return this.replay(earlier, idempotency);
+    const spec = await describe();
+    await this.queue.ping();
+    return this.createOrJoin(spec, idempotency);
+  }
+
+  /**
+   * Inserts the job, or joins the one the unique indexes say exists: the job of the same
+   * Idempotency-Key, or the active job of the same dedup key. A job that finished between the
+   * refused insert and the read is no longer joined; the insert is tried again. If the enqueue after
+   * the insert fails (503), the row stays: a retry joins it and enqueues it, and the reaper offers
+   * it again meanwhile.
+   */
+  private async createOrJoin(spec: JobSpec, idempotency?: Idempotency): Promise<JobRequestOutcome> {
+    for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+      const job = await this.insert(spec, idempotency);
+      if (job) {
+        await this.queue.enqueue(job.id);
+        return { job, message: spec.created };
+      }
+      const earlier = idempotency && (await this.jobs.findByIdempotencyKey(idempotency.key));
+      if (idempotency && earlier) return this.replay(earlier, idempotency);
+      const active = spec.dedup && (await this.jobs.findActive(spec.dedup.key));
+      if (spec.dedup && active) return this.join(active, spec.dedup.joined);
+    }
+    throw new Error(`No ${spec.type} job created or joined in ${CREATE_ATTEMPTS} attempts`);
+  }
+
+  private async replay(job: JobRow, idempotency: Idempotency): Promise<JobRequestOutcome> {
+    if (job.requestFingerprint !== idempotency.fingerprint) {
+      throw new Conflict(
+        'IDEMPOTENCY_KEY_REUSED',
+        'Idempotency-Key was already used for a different request; use a new key for a new request',
+      );
+    }
+    return this.join(job, `Joined the ${job.type} job created earlier with this Idempotency-Key`);
+  }
+
+  /** A pending job may have no queue entry (its enqueue failed); enqueuing a queued id again is a no-op. */
+  private async join(job: JobRow, message: string): Promise<JobRequestOutcome> {
+    if (job.status === 'pending') await this.queue.enqueue(job.id);
+    return { job, message };
+  }
+
+  /** The row and its `job.created` event in one transaction; neither when the insert is refused. */
+  private async insert(spec: JobSpec, idempotency: Idempotency | undefined): Promise<JobRow | undefined> {
+    const { type, payload } = spec;
+    return this.events.commit(
+      (trx) =>
+        this.jobs.in(trx).insert({
+          id: newId(),
+          type,
+          payload: toJson(payload),
+          createdAt: nowIso(),
+          dedupKey: spec.dedup?.key ?? null,
+          idempotencyKey: idempotency?.key ?? null,
+          requestFingerprint: idempotency?.fingerprint ?? null,
+        }),
+      (job) =>
+        job
+          ? [
+              {
+                type: 'job.created',
+                job_id: job.id,
+                model_id: 'model_id' in payload ? payload.model_id : null,
+                data: { type, status: 'pending' },
+              },
+            ]
+          : [],
+    );
   }
 
   async getJob(id: string): Promise<JobDetailView> {
@@ -246,26 +358,47 @@ export class JobsService {
       nextCursor: rows.length > query.limit && last ? encodeCursor([last.createdAt, last.id]) : null,
     };
   }
+}
 
-  private async enqueue(
-    type: JobType,
-    payload: SyncPayload | DownloadPayload | GcPayload | ImportPayload | ScanPayload,
-  ): Promise<JobRow> {
-    const id = newId();
-    const job = await this.events.commit(
-      (trx) => this.jobs.in(trx).insert({ id, type, payload: toJson(payload), createdAt: nowIso() }),
-      [
-        {
-          type: 'job.created',
-          job_id: id,
-          model_id: 'model_id' in payload ? payload.model_id : null,
-          data: { type, status: 'pending' },
-        },
-      ],
-    );
-    await this.queue.enqueue(job.id);
-    return job;
-  }
+/** Two syncs of one repo would race on the same rows: one active sync per model. */
+function syncSpec(model: ModelRepoRow): JobSpec {
+  const payload: SyncPayload = { model_id: model.id, repo_id: model.repoId };
+  return {
+    type: 'sync',
+    payload,
+    created: 'Sync job queued',
+    dedup: { key: `sync:${model.id}`, joined: 'Joined the sync job already queued' },
+  };
+}
+
+/** The same set of artifacts, in any order, joins the active download of that set (a client's retry). */
+function downloadSpec(artifactIds: string[]): JobSpec {
+  const payload: DownloadPayload = { artifact_ids: artifactIds };
+  const set = createHash('sha256')
+    .update([...artifactIds].sort().join('\n'))
+    .digest('hex');
+  return {
+    type: 'download',
+    payload,
+    created: `Download job queued for ${artifactIds.length} artifact(s)`,
+    dedup: {
+      key: `download:${set}`,
+      joined: `Joined the download job already queued for ${artifactIds.length} artifact(s)`,
+    },
+  };
+}
+
+function gcSpec(options: { dryRun: boolean; graceMs?: number; onlySha256?: string[] }): JobSpec {
+  const payload: GcPayload = {
+    dry_run: options.dryRun,
+    ...(options.graceMs === undefined ? {} : { grace_ms: options.graceMs }),
+    ...(options.onlySha256 === undefined ? {} : { only_sha256: options.onlySha256 }),
+  };
+  return {
+    type: 'gc',
+    payload,
+    created: options.dryRun ? 'Garbage collection (dry run) queued' : 'Garbage collection queued',
+  };
 }
 
 function selectPaths(

@@ -93,7 +93,7 @@ export class RegistryService {
     // Its metadata folder is its own (one per repo id): links and copies only, blobs keep the bytes.
     await this.store.removeMetadataFolder(metadataFolder(model.repoId));
     if (!purge || blobs.length === 0) return { model, gcJobId: null };
-    const { job } = await this.jobs.requestGc({ dryRun: false, graceMs: 0, onlySha256: blobs });
+    const { job } = await this.jobs.requestBlobCollection(blobs);
     return { model, gcJobId: job.id };
   }
 

@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { nowIso } from '../clock.js';
 import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.js';
+import { databaseOutage } from '../db/outage.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
 import { errorMessage, IntegrityError } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
@@ -11,7 +13,7 @@ import { assertSafeRelativePath } from '../store/safe-path.js';
 import type { HubClient } from '../upstream/hf-client.js';
 import type { SingleFlight } from './download/single-flight.js';
 import { type TransferSettings, transferFile } from './download/transfer.js';
-import type { ContentLocks } from './worker-leases.js';
+import { type ContentLocks, LeaseLost, type OutageRetry } from './worker-leases.js';
 
 export interface DownloadDeps {
   artifacts: ArtifactsRepository;
@@ -23,6 +25,10 @@ export interface DownloadDeps {
   inFlight: SingleFlight;
   /** One transfer per content at a time across all workers. */
   contentLocks: ContentLocks;
+  /** Aborts when the job's lease is lost: stop at once, keep the partial, write no final state. */
+  signal?: AbortSignal;
+  /** Writes that must survive a database outage (the artifact's completion) go through it. */
+  retryOutage?: OutageRetry;
   /** Non-weight files up to this size are also placed under metadata/. */
   metadataMaxBytes: number;
   log: (message: string) => Promise<void>;
@@ -73,6 +79,8 @@ export async function downloadArtifact(
     deps.progress.fileFinished(artifact.id, { ok: true, size: artifact.size });
     return outcome;
   } catch (error) {
+    // Neither says anything about the artifact: the job's new owner, or its retry, carries on.
+    if (deps.signal?.aborted || databaseOutage(error) !== undefined) throw error;
     if (error instanceof IntegrityError) deps.metrics.integrityFailure(error.algorithm);
     const message = errorMessage(error);
     await deps.events.commit(
@@ -105,10 +113,17 @@ async function transferOnce(
 ): Promise<Completed> {
   const contentKey = contentLeaseKey(artifact);
   let leader = false;
-  const result = await deps.inFlight.run(contentKey, () => {
-    leader = true;
+  let result: Completed;
+  try {
+    result = await deps.inFlight.run(contentKey, () => {
+      leader = true;
+      return transferExclusively(deps, artifact, model);
+    });
+  } catch (error) {
+    // The leader's job was taken over by another worker; this job still wants the content.
+    if (leader || !(error instanceof LeaseLost) || deps.signal?.aborted) throw error;
     return transferExclusively(deps, artifact, model);
-  });
+  }
   if (leader) return result;
   if (!(await deps.store.hasBlob(result.sha256))) return transferExclusively(deps, artifact, model);
   await markCompleted(deps, artifact, result.sha256, deps.store.blobRelativePath(result.sha256), {
@@ -121,7 +136,8 @@ async function transferOnce(
 /**
  * Takes the content's lock before fetching a byte; while another worker holds it, waits and then
  * reuses the blob it stored. A holder that died frees the lock when its lease lapses, and the next
- * holder resumes from the partial file it left.
+ * holder resumes from the partial file it left. A holder that loses the lock (it lapsed while the
+ * worker was stalled, and another took it) stops its transfer and waits like any other.
  */
 async function transferExclusively(
   deps: DownloadDeps,
@@ -131,18 +147,28 @@ async function transferExclusively(
   const key = contentLeaseKey(artifact);
   let announced = false;
   for (;;) {
-    if (await deps.contentLocks.tryAcquire(key)) {
+    const lock = await deps.contentLocks.tryAcquire(key);
+    if (lock) {
       try {
-        return (await reuseExistingBlob(deps, artifact)) ?? (await transfer(deps, artifact, model));
+        return (
+          (await reuseExistingBlob(deps, artifact)) ?? (await transfer(deps, artifact, model, lock.signal))
+        );
+      } catch (error) {
+        if (!lock.signal.aborted || deps.signal?.aborted) throw error;
+        announced = true;
+        await deps.log(`Another worker took over downloading ${artifact.path}; waiting for it`);
       } finally {
-        await deps.contentLocks.release(key);
+        await lock.release();
       }
-    }
-    if (!announced) {
+    } else if (!announced) {
       announced = true;
       await deps.log(`Waiting for another worker that is downloading the same content as ${artifact.path}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, CONTENT_LOCK_POLL_MS));
+    await sleep(CONTENT_LOCK_POLL_MS, undefined, deps.signal ? { signal: deps.signal } : {}).catch(
+      (error: unknown) => {
+        throw deps.signal?.reason ?? error;
+      },
+    );
     const reused = await reuseExistingBlob(deps, artifact);
     if (reused) return reused;
   }
@@ -169,7 +195,12 @@ async function reuseExistingBlob(deps: DownloadDeps, artifact: ArtifactRow): Pro
   return { status: 'completed', sha256: known, bytes: 0, source: 'deduplicated' };
 }
 
-async function transfer(deps: DownloadDeps, artifact: ArtifactRow, model: ModelRepoRow): Promise<Completed> {
+async function transfer(
+  deps: DownloadDeps,
+  artifact: ArtifactRow,
+  model: ModelRepoRow,
+  lockLost: AbortSignal,
+): Promise<Completed> {
   const commit = artifact.commitSha ?? model.commitSha;
   if (!commit) throw new Error(`Artifact ${artifact.path} has no pinned commit; sync the repo first`);
   await deps.artifacts.update(artifact.id, {
@@ -185,6 +216,7 @@ async function transfer(deps: DownloadDeps, artifact: ArtifactRow, model: ModelR
       partials: deps.partials,
       log: deps.log,
       metrics: deps.metrics,
+      signal: deps.signal ? AbortSignal.any([deps.signal, lockLost]) : lockLost,
       // The first report is where the transfer starts (a resumed prefix was not received now).
       onProgress: (bytesDone) => {
         const received = Math.max(0, bytesDone - (lastBytesDone ?? bytesDone));
@@ -219,10 +251,25 @@ async function transfer(deps: DownloadDeps, artifact: ArtifactRow, model: ModelR
 
 /** Where a completed artifact's content came from, as its `artifact.completed` event says. */
 type CompletionSource = Completed['source'] | 'imported';
-type CompletionDeps = Pick<DownloadDeps, 'artifacts' | 'events' | 'jobId'>;
+type CompletionDeps = Pick<DownloadDeps, 'artifacts' | 'events' | 'jobId' | 'retryOutage'>;
 
-/** The artifact holds verified content now: its row and its `artifact.completed` event, in one commit. */
+/**
+ * The artifact holds verified content now: its row and its `artifact.completed` event, in one commit,
+ * retried through a database outage: the blob is stored, so the row must say so, whichever worker
+ * holds the job by then.
+ */
 export async function markCompleted(
+  deps: CompletionDeps,
+  artifact: ArtifactRow,
+  sha256: string,
+  relativePath: string,
+  how: { source: CompletionSource; bytes: number },
+): Promise<void> {
+  const write = () => commitCompleted(deps, artifact, sha256, relativePath, how);
+  await (deps.retryOutage ? deps.retryOutage(`the completion of ${artifact.path}`, write) : write());
+}
+
+async function commitCompleted(
   deps: CompletionDeps,
   artifact: ArtifactRow,
   sha256: string,

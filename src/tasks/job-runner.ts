@@ -5,7 +5,8 @@ import type { JobsRepository } from '../db/jobs.repo.js';
 import { toJson } from '../db/json.js';
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
-import type { JobType } from '../db/schema.js';
+import { databaseOutage } from '../db/outage.js';
+import type { JobRow, JobType } from '../db/schema.js';
 import { errorMessage } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
 import type { NewEvent } from '../events/hub-event.js';
@@ -24,7 +25,8 @@ import type { DownloadPayload, GcPayload, ImportPayload, ScanPayload, SyncPayloa
 import { scanStore } from './scan-store.js';
 import { enforceQuota } from './store-quota.js';
 import { syncRepo } from './sync-repo.js';
-import type { WorkerLeases } from './worker-leases.js';
+import { attemptLine, takeoverEvent } from './takeover.js';
+import type { HandlerLease, WorkerLeases } from './worker-leases.js';
 
 /** Jobs after which the store may be over its quota. */
 const ADDS_CONTENT = new Set<JobType>(['sync', 'download', 'import']);
@@ -61,8 +63,11 @@ export interface JobRunnerDeps {
 
 /**
  * Runs one job by id: claims it under this worker's lease (a pending job, or one whose previous
- * worker died), dispatches on its type, and always writes the final state (completed with a
- * result, or failed with the same message the artifacts carry).
+ * worker died), registers its handler so the heartbeat renews the lease exactly while the handler
+ * runs, dispatches on its type, and writes the final state (completed with a result, or failed with
+ * the same message the artifacts carry) while it still holds the lease, retried through a database
+ * outage. A handler whose lease was lost stops and writes nothing; one cut off by an outage leaves
+ * the job to lapse back to pending, so a job is never left half-done.
  */
 export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise<void> {
   return async (jobId) => {
@@ -70,96 +75,146 @@ export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise
     if (!(await deps.jobs.claim(jobId, leases.owner, nowIso(), leases.leaseUntil()))) return;
     const job = await deps.jobs.findById(jobId);
     if (!job) return;
-    const logger = deps.logger.child({ jobId, jobType: job.type });
-    // Lines of one job are numbered in order, so files finishing at once append one after another.
-    let appended = Promise.resolve();
-    const log = (message: string): Promise<void> => {
-      const at = nowIso();
-      appended = appended.then(() =>
-        deps.jobs
-          .appendLog(jobId, message, at)
-          .catch((error: unknown) => logger.warn({ err: error }, 'could not append a job log line')),
-      );
-      return appended;
-    };
-    const progress = new JobProgress(async (snapshot) => {
-      try {
-        await deps.jobs.setProgress(jobId, toJson(snapshot));
-        const at = nowIso();
-        for (const file of snapshot.current_files) {
-          await deps.artifacts.recordBytesDownloaded(file.artifact_id, file.bytes_done, at);
-        }
-        deps.events.publishTransient({
-          type: 'job.progress',
-          job_id: jobId,
-          data: { status: 'running', ...snapshot },
-        });
-      } catch (error) {
-        logger.warn({ err: error }, 'could not record job progress');
-      }
-    }, deps.progressIntervalMs);
-    const taskDeps = { ...deps, contentLocks: leases, log, jobId, progress };
-    const modelId = job.type === 'sync' ? (JSON.parse(job.payload) as SyncPayload).model_id : null;
-    const finish = async (
-      outcome: { status: 'completed' | 'failed'; result?: string; error?: string },
-      event: NewEvent,
-    ) => {
-      const final = await progress.close();
-      await deps.events.commit(
-        (trx) => deps.jobs.in(trx).finish(jobId, { ...outcome, progress: toJson(final), at: nowIso() }),
-        [{ ...event, job_id: jobId, model_id: modelId }],
-      );
-    };
-    if (job.attempts > 1) await log(`Attempt ${job.attempts}, on worker ${leases.owner}`);
-    logger.info('job started');
-    const startedAt = performance.now();
-    const seconds = () => (performance.now() - startedAt) / 1000;
+    const lease = leases.hold(jobId, job.attempts);
     try {
-      const payload = JSON.parse(job.payload) as unknown;
-      let result: unknown;
-      switch (job.type) {
-        case 'sync':
-          result = await syncRepo(taskDeps, payload as SyncPayload);
-          break;
-        case 'download':
-          result = await runDownloadJob(taskDeps, payload as DownloadPayload);
-          break;
-        case 'import':
-          result = await importFiles(taskDeps, payload as ImportPayload);
-          break;
-        case 'scan':
-          result = await scanStore(taskDeps, payload as ScanPayload);
-          break;
-        case 'gc':
-          result = await collectGarbage(taskDeps, payload as GcPayload);
-          break;
-        default:
-          throw new Error(`Job type ${job.type} is not supported by this version`);
+      await runClaimed(deps, job, lease);
+    } finally {
+      leases.end(lease);
+    }
+  };
+}
+
+async function runClaimed(deps: JobRunnerDeps, job: JobRow, lease: HandlerLease): Promise<void> {
+  const jobId = job.id;
+  const logger = deps.logger.child({ jobId, jobType: job.type });
+  // Lines of one job are numbered in order, so files finishing at once append one after another.
+  let appended = Promise.resolve();
+  const log = (message: string): Promise<void> => {
+    const at = nowIso();
+    appended = appended.then(() =>
+      deps.jobs
+        .appendLog(jobId, message, at)
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not append a job log line')),
+    );
+    return appended;
+  };
+  const progress = new JobProgress(async (snapshot) => {
+    try {
+      await deps.jobs.setProgress(jobId, toJson(snapshot));
+      const at = nowIso();
+      for (const file of snapshot.current_files) {
+        await deps.artifacts.recordBytesDownloaded(file.artifact_id, file.bytes_done, at);
       }
-      if (deps.storeMaxBytes !== undefined && ADDS_CONTENT.has(job.type)) {
-        await enforceQuota({
-          ...deps,
-          storeMaxBytes: deps.storeMaxBytes,
-          holder: `quota:${jobId}`,
-          log,
-        }).catch((error: unknown) => logger.warn({ err: error }, 'could not enforce the store quota'));
-      }
-      await finish(
-        { status: 'completed', result: toJson(result) },
-        { type: 'job.completed', data: { type: job.type, result } },
-      );
-      deps.metrics.jobFinished(job.type, 'completed', seconds());
-      logger.info('job completed');
+      deps.events.publishTransient({
+        type: 'job.progress',
+        job_id: jobId,
+        data: { status: 'running', ...snapshot },
+      });
     } catch (error) {
-      const message = errorMessage(error);
-      await log(`Failed: ${message}`);
-      const result = error instanceof DownloadJobError ? error.result : null;
-      await finish(
-        { status: 'failed', error: message, ...(result ? { result: toJson(result) } : {}) },
-        { type: 'job.failed', data: { type: job.type, error: message, result } },
+      logger.warn({ err: error }, 'could not record job progress');
+    }
+  }, deps.progressIntervalMs);
+  const taskDeps = {
+    ...deps,
+    contentLocks: lease,
+    signal: lease.signal,
+    retryOutage: lease.retryOutage,
+    log,
+    jobId,
+    progress,
+  };
+  const modelId = job.type === 'sync' ? (JSON.parse(job.payload) as SyncPayload).model_id : null;
+  /** The final state and its event, only while this claim still holds the job; false when it does not. */
+  const finish = async (
+    outcome: { status: 'completed' | 'failed'; result?: string; error?: string },
+    event: NewEvent,
+  ): Promise<boolean> => {
+    const final = await progress.close();
+    const written = await lease.retryOutage(`the final state of job ${jobId}`, () =>
+      deps.events.commit(
+        (trx) =>
+          deps.jobs.in(trx).finish(jobId, { ...outcome, progress: toJson(final), at: nowIso() }, lease),
+        (ok) => (ok ? [{ ...event, job_id: jobId, model_id: modelId }] : []),
+      ),
+    );
+    if (!written) {
+      logger.warn(
+        { outcome: outcome.status },
+        'job lease lost before its result was written; another worker has the job, this result is dropped',
       );
+    }
+    return written;
+  };
+  if (job.attempts > 1) await log(attemptLine(job.attempts, lease.owner, job.takenOverFrom));
+  if (job.takenOverFrom)
+    deps.events.publishTransient(takeoverEvent(job, 'running', { from: job.takenOverFrom, to: lease.owner }));
+  logger.info('job started');
+  const startedAt = performance.now();
+  const seconds = () => (performance.now() - startedAt) / 1000;
+  let result: unknown;
+  try {
+    const payload = JSON.parse(job.payload) as unknown;
+    switch (job.type) {
+      case 'sync':
+        result = await syncRepo(taskDeps, payload as SyncPayload);
+        break;
+      case 'download':
+        result = await runDownloadJob(taskDeps, payload as DownloadPayload);
+        break;
+      case 'import':
+        result = await importFiles(taskDeps, payload as ImportPayload);
+        break;
+      case 'scan':
+        result = await scanStore(taskDeps, payload as ScanPayload);
+        break;
+      case 'gc':
+        result = await collectGarbage(taskDeps, payload as GcPayload);
+        break;
+      default:
+        throw new Error(`Job type ${job.type} is not supported by this version`);
+    }
+  } catch (error) {
+    if (lease.signal.aborted) {
+      await progress.close();
+      logger.warn('job lease lost: another worker runs this job now; this attempt stops, writing nothing');
+      return;
+    }
+    const outage = databaseOutage(error);
+    if (outage !== undefined) {
+      await progress.close();
+      logger.warn(
+        { err: error },
+        `job interrupted: the database is unavailable (${outage}); it goes back to pending when its lease lapses`,
+      );
+      return;
+    }
+    const message = errorMessage(error);
+    await log(`Failed: ${message}`);
+    const partial = error instanceof DownloadJobError ? error.result : null;
+    const failed = await finish(
+      { status: 'failed', error: message, ...(partial ? { result: toJson(partial) } : {}) },
+      { type: 'job.failed', data: { type: job.type, error: message, result: partial } },
+    );
+    if (failed) {
       deps.metrics.jobFinished(job.type, 'failed', seconds());
       logger.warn({ error: message }, 'job failed');
     }
-  };
+    return;
+  }
+  if (deps.storeMaxBytes !== undefined && ADDS_CONTENT.has(job.type)) {
+    await enforceQuota({
+      ...deps,
+      storeMaxBytes: deps.storeMaxBytes,
+      holder: `quota:${jobId}`,
+      log,
+    }).catch((error: unknown) => logger.warn({ err: error }, 'could not enforce the store quota'));
+  }
+  const completed = await finish(
+    { status: 'completed', result: toJson(result) },
+    { type: 'job.completed', data: { type: job.type, result } },
+  );
+  if (completed) {
+    deps.metrics.jobFinished(job.type, 'completed', seconds());
+    logger.info('job completed');
+  }
 }

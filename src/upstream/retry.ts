@@ -22,16 +22,18 @@ export function backoffDelayMs(
   return Math.round(exponential * (0.5 + random() * 0.5));
 }
 
+/** Runs `operation` until it succeeds, backing off between attempts while `retryIf` says the error may pass. */
 export async function withRetry<T>(
   operation: (attempt: number) => Promise<T>,
   policy: RetryPolicy,
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void,
+  retryIf: (error: unknown) => boolean = isRetryable,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await operation(attempt);
     } catch (error) {
-      if (attempt >= policy.maxRetries || !isRetryable(error)) throw error;
+      if (attempt >= policy.maxRetries || !retryIf(error)) throw error;
       const retryAfterSeconds = error instanceof UpstreamError ? error.details.retryAfterSeconds : undefined;
       const delayMs = backoffDelayMs(attempt, policy, retryAfterSeconds);
       onRetry?.(error, attempt + 1, delayMs);

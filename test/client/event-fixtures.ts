@@ -1,4 +1,11 @@
-import type { CurrentFileWire, HubEvent, JobStatus, JobWire, ProgressWire } from '../../src/client/wire.js';
+import type {
+  CurrentFileWire,
+  HubEvent,
+  JobStatus,
+  JobWire,
+  ProgressWire,
+  TakeoverWire,
+} from '../../src/client/wire.js';
 
 /** Synthetic hub events for the client tests, shaped exactly like the SSE `data:` JSON. */
 export const JOB_ID = '3f1b6a52-7d0c-4a55-9a43-1c2d3e4f5a6b';
@@ -29,7 +36,10 @@ export function file(artifactId: string, path: string, size: number, bytesDone: 
   return { artifact_id: artifactId, path, size, bytes_done: bytesDone };
 }
 
-export function progress(seconds: number, snapshot: Partial<ProgressWire & { status: JobStatus }>): HubEvent {
+export function progress(
+  seconds: number,
+  snapshot: Partial<ProgressWire & { status: JobStatus; takeover: TakeoverWire }>,
+): HubEvent {
   return {
     id: null,
     at: at(seconds),

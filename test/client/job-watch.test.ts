@@ -133,6 +133,42 @@ describe('reduceJobEvent on a live download', () => {
   });
 });
 
+describe('reduceJobEvent on a takeover', () => {
+  it('goes back to pending with the counters kept, then runs on the new worker, one notice each', () => {
+    const counters = {
+      files_total: 1,
+      bytes_total: 64 * MiB,
+      bytes_done: 20 * MiB,
+      current_files: [file('a1', 'model.safetensors', 64 * MiB, 20 * MiB)],
+    };
+    const running = replay([jobCreated(), progress(1, counters)]);
+    const waiting = reduceJobEvent(
+      running,
+      progress(40, { ...counters, status: 'pending', takeover: { from: 'a:1:x', to: null } }),
+    );
+    expect(waiting).toMatchObject({
+      status: 'pending',
+      bytesDone: 20 * MiB,
+      notices: [{ kind: 'takeover', from: 'a:1:x', to: null }],
+    });
+    expect(waiting.currentFiles).toHaveLength(1);
+    const resumed = reduceJobEvent(
+      waiting,
+      progress(41, { ...counters, takeover: { from: 'a:1:x', to: 'b:2:y' } }),
+    );
+    expect(resumed).toMatchObject({
+      status: 'running',
+      bytesDone: 20 * MiB,
+      notices: [{ kind: 'takeover', from: 'a:1:x', to: 'b:2:y' }],
+    });
+    expect(reduceJobEvent(resumed, progress(42, { ...counters, bytes_done: 24 * MiB }))).toMatchObject({
+      status: 'running',
+      bytesDone: 24 * MiB,
+      notices: [],
+    });
+  });
+});
+
 describe('reduceJobEvent on a replay of a finished job (no snapshots)', () => {
   it('adds every file up from the artifact events and ends with the summary of the result', () => {
     const state = replay([

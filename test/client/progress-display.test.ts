@@ -33,7 +33,7 @@ function drive(
   return state;
 }
 
-const snapshot = (seconds: number, bytesDone: number) =>
+const snapshot = (seconds: number, bytesDone: number, extra: Parameters<typeof progress>[1] = {}) =>
   progress(seconds, {
     files_total: 2,
     files_done: bytesDone >= 4 * MiB ? 1 : 0,
@@ -42,6 +42,7 @@ const snapshot = (seconds: number, bytesDone: number) =>
     bytes_per_second: 2 * MiB,
     eta_seconds: Math.ceil((12 * MiB - bytesDone) / (2 * MiB)),
     current_files: [file('a2', 'weights/model.safetensors', 8 * MiB, Math.max(0, bytesDone - 4 * MiB))],
+    ...extra,
   });
 
 beforeEach(() => resetIds());
@@ -109,6 +110,30 @@ describe('line display (non-TTY)', () => {
     ]);
   });
 
+  it('says when another worker takes the job over, while it waits and when it resumes', () => {
+    const out: string[] = [];
+    const clock = { now: 0 };
+    const display = createLineDisplay({ out: (l) => out.push(l), err: () => {}, now: () => clock.now });
+    const dead = 'node-a:4157:eff5c63b';
+    const live = 'node-b:4156:a718918d';
+    drive(
+      display,
+      [
+        [0, jobCreated()],
+        [100, snapshot(0.1, 2 * MiB)],
+        [5000, snapshot(5, 5 * MiB, { status: 'pending', takeover: { from: dead, to: null } })],
+        [5200, snapshot(5.2, 5 * MiB, { takeover: { from: dead, to: live } })],
+      ],
+      clock,
+    );
+    expect(out).toEqual([
+      'progress 16% 2.0 MiB of 12.0 MiB, 0 of 2 files, 2.0 MiB/s, ETA 5.0 s',
+      `worker ${dead} stopped renewing its lease; waiting for another worker to take the job over`,
+      `taken over from worker ${dead} after its lease lapsed; resuming on worker ${live}`,
+      'progress 41% 5.0 MiB of 12.0 MiB, 1 of 2 files, 2.0 MiB/s, ETA 4.0 s',
+    ]);
+  });
+
   it('sends notes about the connection to stderr, not into the job output', () => {
     const out: string[] = [];
     const err: string[] = [];
@@ -167,5 +192,33 @@ describe('bar display (TTY)', () => {
     // The cursor is hidden while drawing and shown again at the end.
     expect(terminal.text).toContain('\x1b[?25l');
     expect(terminal.text.lastIndexOf('\x1b[?25h')).toBeGreaterThan(terminal.text.lastIndexOf('\x1b[?25l'));
+  });
+
+  it('logs a takeover above the bars and shows the job queued until another worker has it', async () => {
+    const terminal = new FakeTerminal();
+    const display = createBarDisplay(terminal);
+    const visible = () => stripVTControlCharacters(terminal.text);
+    let state = initialWatchState(JOB_ID);
+    const dead = 'node-a:4157:eff5c63b';
+    for (const event of [
+      jobCreated(),
+      snapshot(1, 6 * MiB),
+      snapshot(5, 6 * MiB, { status: 'pending', takeover: { from: dead, to: null } }),
+    ]) {
+      state = reduceJobEvent(state, event);
+      display.update(state);
+    }
+    await vi.waitFor(() => {
+      expect(visible()).toContain(
+        `worker ${dead} stopped renewing its lease; waiting for another worker to take the job over\n`,
+      );
+      expect(visible()).toContain(`queued    ${'█'.repeat(20)}${'░'.repeat(20)}  50%`);
+    });
+    state = reduceJobEvent(state, snapshot(6, 6 * MiB, { takeover: { from: dead, to: 'node-b:1:b' } }));
+    display.update(state);
+    display.stop();
+    expect(visible()).toContain(
+      `taken over from worker ${dead} after its lease lapsed; resuming on worker node-b:1:b\n`,
+    );
   });
 });

@@ -19,19 +19,22 @@ describe('migrations on PostgreSQL', () => {
     try {
       const applied = await Promise.all(dbs.map((db) => migrateToLatest(db)));
       // Exactly one of the racing starters applied each migration; the others found them done.
-      expect(applied.flat().sort()).toEqual([
+      const expected = [
         '0001-initial',
         '0002-leases',
         '0003-events',
         '0004-storage',
         '0005-api-keys',
         '0006-bounded-job-logs',
-      ]);
+        '0007-job-dedup',
+        '0008-job-takeover',
+      ];
+      expect(applied.flat().sort()).toEqual(expected);
       const rows = await (dbs[0] as (typeof dbs)[number])
         .selectFrom('kysely_migration' as any)
         .select('name' as any)
         .execute();
-      expect(rows).toHaveLength(6);
+      expect(rows).toHaveLength(expected.length);
     } finally {
       await Promise.all(dbs.map((db) => db.destroy()));
     }

@@ -24,6 +24,8 @@ interface Sample {
   ok: number;
   /** An event stream: only the status line is read, then the request is aborted. */
   stream?: boolean;
+  /** A Hugging Face–compatible route: refusals come in the hub's error shape. */
+  hf?: boolean;
 }
 
 let hub: FakeHub;
@@ -233,6 +235,46 @@ describe('access-control matrix', () => {
     SAMPLES['GET /metrics'] = async () => ({ path: '/metrics', ok: 200 });
     SAMPLES['GET /healthz'] = async () => ({ path: '/healthz', ok: 200 });
     SAMPLES['GET /readyz'] = async () => ({ path: '/readyz', ok: 200 });
+    // Hidden as well: the Hugging Face–compatible routes, for `owner/name` and for a legacy
+    // one-part id (which the hub never holds: 404 once the caller is let in).
+    const one = model.repo_id.split('/')[1];
+    const mirror: [string, string, string, number, unknown?][] = [
+      ['GET', '/api/models/{namespace}/{repo}', `/api/models/${model.repo_id}`, 200],
+      ['GET', '/api/models/{repo}', `/api/models/${one}`, 404],
+      ['GET', '/api/models/{namespace}/{repo}/revision/*', `/api/models/${model.repo_id}/revision/main`, 200],
+      ['GET', '/api/models/{repo}/revision/*', `/api/models/${one}/revision/main`, 404],
+      ['GET', '/api/models/{namespace}/{repo}/tree/*', `/api/models/${model.repo_id}/tree/main`, 200],
+      ['GET', '/api/models/{repo}/tree/*', `/api/models/${one}/tree/main`, 404],
+      [
+        'POST',
+        '/api/models/{namespace}/{repo}/paths-info/*',
+        `/api/models/${model.repo_id}/paths-info/main`,
+        200,
+        { paths: ['config.json'] },
+      ],
+      [
+        'POST',
+        '/api/models/{repo}/paths-info/*',
+        `/api/models/${one}/paths-info/main`,
+        404,
+        { paths: ['config.json'] },
+      ],
+      ['GET', '/{namespace}/{repo}/resolve/*', `/${model.repo_id}/resolve/main/config.json`, 200],
+      ['GET', '/{repo}/resolve/*', `/${one}/resolve/main/config.json`, 404],
+    ];
+    for (const [method, url, path, ok, body] of mirror) {
+      const registered = url.replace(/\{(\w+)\}/g, ':$1');
+      expect(t.app.http.hasRoute({ method: method as 'GET', url: registered }), `${method} ${url}`).toBe(
+        true,
+      );
+      routes.push({ method, url, scope: 'read' });
+      SAMPLES[`${method} ${url}`] = async () => ({
+        path,
+        ok,
+        hf: true,
+        ...(body === undefined ? {} : { body }),
+      });
+    }
 
     const missing = routes.map((r) => `${r.method} ${r.url}`).filter((name) => !(name in SAMPLES));
     expect(missing, 'routes without a sample request in this test').toEqual([]);
@@ -263,7 +305,10 @@ describe('access-control matrix', () => {
           response.status,
           `${route.method} ${route.url} as ${caller}: ${JSON.stringify(response.body)}`,
         ).toBe(expected);
-        if (expected === 401) {
+        if (expected === 401 && sample.hf) {
+          expect(response.headers.get('x-error-code')).toBe('RepoNotFound');
+          expect(response.body).toEqual({ error: response.headers.get('x-error-message') });
+        } else if (expected === 401) {
           expectErrorShape(response, 401, 'UNAUTHORIZED');
           expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
         }

@@ -73,7 +73,7 @@ function baseFor(method: string, path: string): BaseRequest | undefined {
 const doc = await t.request('GET', '/docs/json');
 const routes = [
   ...routesOf(doc.body),
-  { method: 'GET', path: '/metrics', pathParams: [], query: {}, body: undefined },
+  { method: 'GET', path: '/metrics', pathParams: [], query: {}, headers: [], body: undefined },
 ];
 const counts = new Map<string, number>();
 let baseUrl: string | undefined;

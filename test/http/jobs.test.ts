@@ -84,7 +84,7 @@ describe('GET /v1/hub/jobs', () => {
     expect(second.body).toEqual({
       job_id: first.body.job_id,
       status: expect.any(String),
-      message: 'Sync job already queued',
+      message: 'Joined the sync job already queued',
     });
     expect((await t.waitForJob(first.body.job_id)).status).toBe('completed');
     const third = await t.request('POST', '/v1/hub/sync', { repo_id: 'org/listed' });

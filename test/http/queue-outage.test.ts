@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId, nowIso } from '../../src/clock.js';
+import { JobsRepository } from '../../src/db/jobs.repo.js';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
 import { BACKEND } from '../support/backend.js';
 import { type OwnServer, startOwnRedis, until } from '../support/own-servers.js';
@@ -6,8 +8,9 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
  * Redis (the distributed queue) stopped under a running app: requests that queue a job get 503
- * SERVICE_UNAVAILABLE with Retry-After at once instead of hanging; reads are unaffected; the job a
- * refused request left behind is offered to the queue again once Redis is back, and runs. The
+ * SERVICE_UNAVAILABLE with Retry-After at once instead of hanging, and write no job row; reads are
+ * unaffected; a job row whose enqueue failed is offered to the queue again once Redis is back, and
+ * runs (test/http/queue-outage-retry.test.ts: retries of a refused request make one job). The
  * embedded queue lives in the process and cannot be down (its database outages are tested in
  * database-outage.test.ts).
  */
@@ -61,12 +64,21 @@ describe.runIf(BACKEND === 'distributed')('Redis stopped under a running app', (
     expect(ready.status).toBe(503);
     expect(ready.body.checks.queue).not.toBe('ok');
 
-    const left = await t.request('GET', '/v1/hub/jobs?type=sync');
-    expect(left.body.items).toHaveLength(1);
-    expect(left.body.items[0].status).toBe('pending');
+    // The queue was checked before the job row was written: nothing is left for a retry to duplicate.
+    expect((await t.request('GET', '/v1/hub/jobs?type=sync')).body.items).toHaveLength(0);
+
+    // The row an enqueue that failed after the insert leaves behind (Redis lost between the two).
+    const orphan = await new JobsRepository(t.app.db).insert({
+      id: newId(),
+      type: 'sync',
+      payload: JSON.stringify({ model_id: registered.body.id, repo_id: 'queue/repo' }),
+      createdAt: nowIso(),
+      dedupKey: `sync:${registered.body.id}`,
+    });
+    expect(orphan?.status).toBe('pending');
 
     await redis.start();
-    const job = await t.waitForJob(left.body.items[0].id, 30_000);
+    const job = await t.waitForJob(orphan?.id as string, 30_000);
     expect(job.status).toBe('completed');
     await until('a sync is accepted again', async () => {
       const again = await t.request('POST', '/v1/hub/sync', { repo_id: 'queue/repo' });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LocalQueue } from '../../src/queue/local-queue.js';
 
 function deferred() {
@@ -50,6 +50,28 @@ describe('LocalQueue', () => {
     });
     await done.promise;
     expect(seen).toEqual(['x', 'y']);
+  });
+
+  it('runs a job once at a time, and offers a later attempt again when the run ends', async () => {
+    const queue = new LocalQueue(2);
+    const started: string[] = [];
+    const gates = [deferred(), deferred()];
+    queue.start(async (id) => {
+      started.push(id);
+      await gates[started.length - 1]?.promise;
+    });
+    await queue.enqueue('x', 0);
+    await queue.enqueue('x', 0);
+    // Taken back from this process's own handler (its lease lapsed): not a second run beside it.
+    await queue.enqueue('x', 1);
+    await queue.enqueue('x', 1);
+    expect(started).toEqual(['x']);
+    expect(queue.size).toBe(1);
+    gates[0]?.resolve();
+    await vi.waitFor(() => expect(started).toEqual(['x', 'x']));
+    gates[1]?.resolve();
+    await queue.stop();
+    expect(started).toEqual(['x', 'x']);
   });
 
   it('reports a crashing handler and keeps going', async () => {

@@ -50,6 +50,15 @@ export function jsonApi(base: () => string) {
   return { api, finished };
 }
 
+/** Starts `model-hub <command>` from the sources with `env` over this process's environment, output ignored. */
+export function spawnHub(command: 'serve' | 'worker', env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', command], {
+    cwd: path.resolve(import.meta.dirname, '../..'),
+    env: { ...process.env, ...env },
+    stdio: 'ignore',
+  });
+}
+
 /** `kill -9` of every child still running (test teardown). */
 export function killAll(children: readonly ChildProcess[]): void {
   for (const child of children)

@@ -15,6 +15,8 @@ export interface RouteInfo {
   path: string;
   pathParams: string[];
   query: Record<string, Schema>;
+  /** Names of the documented request headers (lower case). */
+  headers: string[];
   body: Schema | undefined;
 }
 
@@ -63,6 +65,7 @@ export function routesOf(doc: { paths: Record<string, Record<string, any>> }): R
         path,
         pathParams: parameters.filter((p) => p.in === 'path').map((p) => p.name),
         query: Object.fromEntries(parameters.filter((p) => p.in === 'query').map((p) => [p.name, p.schema])),
+        headers: parameters.filter((p) => p.in === 'header').map((p) => p.name.toLowerCase()),
         body: op.requestBody?.content?.['application/json']?.schema,
       });
     }
@@ -322,6 +325,23 @@ export function hostileCases(route: RouteInfo, base: BaseRequest | undefined): H
       add(`content type ${type}`, { url, headers: { 'content-type': type }, payload: text });
     }
     add('content type missing', { url, headers: { 'content-type': '' }, payload: text });
+  }
+
+  if (route.headers.includes('idempotency-key')) {
+    for (const [label, value] of [
+      ['empty', ''],
+      ['256 characters', 'k'.repeat(256)],
+      ['10 KB', HUGE],
+      ['a space', 'a b'],
+      ['a tab', 'a\tb'],
+      ['non-ASCII', 'clé'],
+    ] as const) {
+      add(
+        `header Idempotency-Key: ${label}`,
+        { ...withBody(base?.body), headers: { 'idempotency-key': value } },
+        value,
+      );
+    }
   }
 
   if ('last_event_id' in route.query) {

@@ -1,24 +1,16 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { freePort } from './child-server.js';
 
 /**
  * Database and Redis servers of a test's own, on free ports, that the test may stop and start
  * under a running app; the shared servers (5432, 6379) are never touched.
  */
 const run = promisify(execFile);
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Polls `check` until it resolves true, or fails after the deadline (never a fixed sleep). */
 export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
@@ -44,8 +36,13 @@ async function postgresBin(): Promise<string> {
   return path.join(root, versions[0], 'bin');
 }
 
-/** initdb + pg_ctl in a temp folder, as the `postgres` user when we are root (PostgreSQL refuses root). */
-export async function startOwnPostgres(): Promise<OwnServer> {
+/**
+ * initdb + pg_ctl in a temp folder, as the `postgres` user when we are root (PostgreSQL refuses root).
+ * `stopMode`: pg_ctl's shutdown mode for `stop()`; `immediate` drops every connection at once, as a crash does.
+ */
+export async function startOwnPostgres(
+  options: { stopMode?: 'fast' | 'immediate' } = {},
+): Promise<OwnServer> {
   const bin = await postgresBin();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-pg-'));
   const port = await freePort();
@@ -61,16 +58,16 @@ export async function startOwnPostgres(): Promise<OwnServer> {
       : run(path.join(bin, tool), args);
   const data = path.join(dir, 'data');
   await pg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
   let running = false;
   const server: OwnServer = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async start() {
-      await pg('pg_ctl', ['-D', data, '-o', options, '-l', path.join(dir, 'log'), '-w', 'start']);
+      await pg('pg_ctl', ['-D', data, '-o', serverOptions, '-l', path.join(dir, 'log'), '-w', 'start']);
       running = true;
     },
     async stop() {
-      await pg('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      await pg('pg_ctl', ['-D', data, '-m', options.stopMode ?? 'fast', '-w', 'stop']);
       running = false;
     },
     async destroy() {
@@ -82,9 +79,19 @@ export async function startOwnPostgres(): Promise<OwnServer> {
   return server;
 }
 
-/** `redis-server` on a free port, no persistence. */
-export async function startOwnRedis(): Promise<OwnServer> {
+/**
+ * `redis-server` on a free port. `persistent`: every write goes to an append-only file (fsynced
+ * each time), so a restart keeps the data even after `kill -9`; otherwise nothing survives a stop.
+ * `stopSignal`: how `stop()` ends it (SIGTERM by default).
+ */
+export async function startOwnRedis(
+  options: { persistent?: boolean; stopSignal?: NodeJS.Signals } = {},
+): Promise<OwnServer> {
   const port = await freePort();
+  const dir = options.persistent ? await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-redis-')) : undefined;
+  const persistence = dir
+    ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
   const server: OwnServer = {
@@ -92,7 +99,7 @@ export async function startOwnRedis(): Promise<OwnServer> {
     async start() {
       const started = spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
         { stdio: 'ignore' },
       );
       child = started;
@@ -116,11 +123,12 @@ export async function startOwnRedis(): Promise<OwnServer> {
       child = undefined;
       if (!running || running.exitCode !== null) return;
       const exited = new Promise((resolve) => running.once('exit', resolve));
-      running.kill('SIGTERM');
+      running.kill(options.stopSignal ?? 'SIGTERM');
       await exited;
     },
     async destroy() {
       await server.stop();
+      if (dir) await fs.rm(dir, { recursive: true, force: true });
     },
   };
   await server.start();

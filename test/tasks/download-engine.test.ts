@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PartialDownloads } from '../../src/store/partial-downloads.js';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
 import {
   artifactsOf,
@@ -32,6 +33,7 @@ beforeAll(async () => {
     'ignores-range',
     'parallel',
     'parallel-cut',
+    'parallel-resume',
     'shared-a',
   ].map((name) => ({
     path: `${name}.bin`,
@@ -155,6 +157,38 @@ describe('download engine', () => {
     expect(resumed.length).toBe(3);
     expect(resumed.every((r) => (rangeStart(r) % (256 * 1024)) % 100_000 === 0)).toBe(true);
     await expectVerified('parallel-cut.bin', artifact);
+  });
+
+  it('resumes a partial of a large file over parallel ranges, as a fresh download would', async () => {
+    const file = 'parallel-resume.bin';
+    const artifact = (await artifactsOf(t, REPO)).get(file);
+    const info = await hub.fileInfo(REPO, file);
+    // What a worker that died half-way left behind: less than the threshold remains, the file is above it.
+    const prefix = MiB + MiB / 2;
+    const partials = new PartialDownloads(path.join(t.storePath, 'temp'));
+    await fs.mkdir(path.join(t.storePath, 'temp'), { recursive: true });
+    await fs.writeFile(
+      partials.dataPath(artifact.id),
+      (await hub.expectedBytes(REPO, file)).subarray(0, prefix),
+    );
+    await partials.save(artifact.id, {
+      version: 1,
+      size: info.size,
+      expected: info.sha256,
+      validator: `"${info.sha256}"`,
+      committedBytes: prefix,
+    });
+    const { job, artifact: after } = await downloadOne(file);
+    expect(job.status).toBe('completed');
+    expect(job.logs.join('\n')).toMatch(
+      /Downloaded parallel-resume.bin: 1572869 bytes .* over 4 connections, resumed at byte 1572864\)/,
+    );
+    const gets = await contentGets(hub, REPO, file);
+    expect(gets.map(rangeStart).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 7 }, (_, i) => prefix + i * 256 * 1024),
+    );
+    expect(gets.every((r) => r.status === 206 && r.headers['if-range'] === `"${info.sha256}"`)).toBe(true);
+    await expectVerified(file, after);
   });
 
   it('downloads identical content requested by two jobs at once only once', async () => {

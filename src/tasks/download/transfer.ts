@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LimitFunction } from 'p-limit';
 import { IntegrityError, isRetryable, UpstreamError } from '../../errors.js';
 import type { HubInstrumentation } from '../../events/metrics.js';
@@ -22,8 +23,9 @@ import { FrontierHasher } from './frontier-hasher.js';
  *   A 200 instead of 206, a changed size or a prefix longer than the file starts over cleanly.
  * - Retry: transient failures back off (Retry-After wins) and resume; the attempt count resets
  *   whenever bytes arrive. An expired signed URL is re-resolved through `/resolve/`.
- * - Parallel: above a size threshold the rest of the file is fetched as fixed-size chunks over
- *   several connections, in order, so out-of-order bytes held for the hash stay bounded.
+ * - Parallel: above a size threshold the rest of the file (all of it, or what a resume left) is
+ *   fetched as fixed-size chunks over several connections, in order, so out-of-order bytes held
+ *   for the hash stay bounded.
  */
 export interface TransferTarget {
   /** Names the partial download (the artifact id). */
@@ -53,6 +55,11 @@ export interface TransferDeps {
   partials: PartialDownloads;
   log: (message: string) => Promise<void>;
   onProgress: (bytesDone: number) => void;
+  /**
+   * Aborts the transfer when its lease is lost: every connection stops at once, nothing more is
+   * written, and the partial file and its resume state stay for the worker that took over.
+   */
+  signal?: AbortSignal;
   metrics: Pick<HubInstrumentation, 'upstreamRetry' | 'integrityFailure'>;
 }
 
@@ -85,6 +92,7 @@ export async function transferFile(
     try {
       return await transferRound(deps, target, roundSettings, fresh);
     } catch (error) {
+      if (deps.signal?.aborted) throw deps.signal.reason;
       const resumed = error instanceof ResumedIntegrityError;
       if ((error instanceof StartOver || resumed) && round < 2) {
         if (resumed) deps.metrics.integrityFailure(error.cause.algorithm);
@@ -137,6 +145,9 @@ async function transferRound(
     const abort = new AbortController();
     // One listener per open request and per waiting connection: more than Node's default of 10.
     setMaxListeners(4 * settings.connectionsPerFile + 8, abort.signal);
+    const stop = () => abort.abort(deps.signal?.reason);
+    deps.signal?.addEventListener('abort', stop, { once: true });
+    if (deps.signal?.aborted) stop();
     const session: Session = {
       deps,
       target,
@@ -160,6 +171,7 @@ async function transferRound(
     try {
       await fetchRemaining(session, resumeFrom);
     } finally {
+      deps.signal?.removeEventListener('abort', stop);
       await stopCheckpoints();
     }
     const digest = hasher.digest();
@@ -200,10 +212,14 @@ interface Session {
   peakConnections: number;
 }
 
-function worthParallel(settings: TransferSettings, remaining: number): boolean {
+/**
+ * The file's size decides, not what remains of it: a resumed file above the threshold is split into
+ * chunks like a fresh one, or a takeover would finish a large file on one connection.
+ */
+function worthParallel(settings: TransferSettings, size: number, remaining: number): boolean {
   return (
     settings.connectionsPerFile > 1 &&
-    remaining >= settings.parallelThresholdBytes &&
+    size >= settings.parallelThresholdBytes &&
     remaining > settings.chunkBytes
   );
 }
@@ -212,7 +228,7 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
   const { target, settings } = session;
   if (from >= target.size) return;
   await locate(session, false);
-  if (!worthParallel(settings, target.size - from)) {
+  if (!worthParallel(settings, target.size, target.size - from)) {
     session.peakConnections = 1;
     await fetchSegment(session, from, target.size - 1, true);
     return;
@@ -393,7 +409,7 @@ async function fetchSegment(session: Session, start: number, end: number, wholeR
       await deps.log(
         `Retrying ${target.path} from byte ${position} (attempt ${attempt}) in ${delayMs} ms: ${(error as Error).message}`,
       );
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await sleep(delayMs, undefined, deps.signal ? { signal: deps.signal } : {});
       if (error instanceof UpstreamError && error.code === 'UPSTREAM_URL_EXPIRED')
         await locate(session, true);
     }
@@ -428,7 +444,9 @@ function startCheckpoints(session: Session, expected: string): () => Promise<voi
   timer.unref();
   return async () => {
     clearInterval(timer);
-    save(); // one last record, so a failed attempt resumes from as far as it got
+    // One last record, so a failed attempt resumes from as far as it got; not after a lost lease,
+    // when the partial belongs to the worker that took over.
+    if (!session.deps.signal?.aborted) save();
     await running;
   };
 }
