@@ -30,6 +30,7 @@ import { ApiKeysService } from './services/api-keys.service.js';
 import { EventsService } from './services/events.service.js';
 import { JobsService } from './services/jobs.service.js';
 import { MirrorService } from './services/mirror.service.js';
+import { MirrorPullThrough } from './services/mirror-pull-through.js';
 import { ReadinessService } from './services/readiness.service.js';
 import { RegistryService } from './services/registry.service.js';
 import { StorageService } from './services/storage.service.js';
@@ -65,6 +66,22 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const runtime = await createRuntime(config, logger, config.runWorker, (db) =>
     checkAccessControl(config, db, logger),
   );
+  const registry = new RegistryService(runtime.models, runtime.artifacts, runtime.jobsService, runtime.store);
+  const pullThrough =
+    config.mirrorMode === 'pull-through'
+      ? new MirrorPullThrough({
+          models: runtime.models,
+          artifacts: runtime.artifacts,
+          jobRows: new JobsRepository(runtime.db),
+          registry,
+          jobs: runtime.jobsService,
+          hub: runtime.hub,
+          bus: runtime.bus,
+          store: runtime.store,
+          partials: new PartialDownloads(runtime.store.tempDir),
+          firstByteTimeoutMs: config.upstreamTimeoutMs,
+        })
+      : undefined;
   const http = await buildHttpServer({
     apiKeys: runtime.apiKeys,
     access: { mode: config.auth, listenHost: config.host, metricsPublic: config.metricsPublic },
@@ -73,8 +90,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       redis: runtime.redis,
       redisKeyPrefix: config.queue.kind === 'bullmq' ? config.queue.prefix : '',
     },
-    registry: new RegistryService(runtime.models, runtime.artifacts, runtime.jobsService, runtime.store),
-    mirror: new MirrorService(runtime.models, runtime.artifacts, runtime.store),
+    registry,
+    mirror: new MirrorService(runtime.models, runtime.artifacts, runtime.store, pullThrough),
     jobs: runtime.jobsService,
     webhooks: runtime.webhooks,
     storage: new StorageService(runtime.models, runtime.artifacts, runtime.store, config.storeMaxBytes),
@@ -342,6 +359,8 @@ async function createRuntime(
     jobsService,
     leases,
     bus,
+    /** The upstream client (the mirror's pull-through asks it whether a repo exists). */
+    hub,
     eventLog,
     metrics,
     webhooks,

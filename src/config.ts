@@ -50,6 +50,9 @@ const EnvSchema = Type.Object({
   IMPORT_ROOTS: Type.Optional(Type.String({ minLength: 1 })),
   AUTH: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], { default: 'auto' }),
   METRICS_PUBLIC: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
+  MIRROR_MODE: Type.Union([Type.Literal('pull-through'), Type.Literal('offline')], {
+    default: 'pull-through',
+  }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -185,6 +188,12 @@ export interface Config {
   auth: 'auto' | 'on' | 'off';
   /** Whether `/metrics` answers without a key (for a Prometheus that cannot send one); default false. */
   metricsPublic: boolean;
+  /**
+   * What the Hugging Face–compatible routes do with what the hub does not hold. `pull-through`
+   * (default): a repo is registered and synced on its first request, and a file is downloaded and
+   * streamed to the client while it arrives. `offline`: only what is stored is served.
+   */
+  mirrorMode: 'pull-through' | 'offline';
   logLevel: string;
 }
 
@@ -257,6 +266,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     importRoots: importRoots(parsed.IMPORT_ROOTS),
     auth: parsed.AUTH,
     metricsPublic: parsed.METRICS_PUBLIC === 'true',
+    mirrorMode: parsed.MIRROR_MODE,
     logLevel: parsed.LOG_LEVEL,
   };
 }

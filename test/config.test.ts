@@ -145,4 +145,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ RATE_LIMIT_WRITES_PER_MINUTE: '0' }).rateLimitWritesPerMinute).toBe(0);
     expect(() => loadConfig({ RATE_LIMIT_WRITES_PER_MINUTE: '-1' })).toThrow('RATE_LIMIT_WRITES_PER_MINUTE');
   });
+
+  it('reads MIRROR_MODE (default pull-through)', () => {
+    expect(loadConfig({}).mirrorMode).toBe('pull-through');
+    expect(loadConfig({ MIRROR_MODE: 'offline' }).mirrorMode).toBe('offline');
+    expect(() => loadConfig({ MIRROR_MODE: 'online' })).toThrow('MIRROR_MODE');
+  });
 });

@@ -207,7 +207,7 @@ export type HubEvent =
         bytes_downloaded: number;
       }
     >
-  | EventEnvelope<'artifact.failed', { path: string; error: string }>
+  | EventEnvelope<'artifact.failed', { path: string; error: string; code?: string }>
   | EventEnvelope<
       'model.synced',
       { repo_id: string; commit: string; files: number; created: number; changed: number; removed: number }

@@ -102,7 +102,9 @@ export type EventType =
   | 'job.failed'
   | 'artifact.completed'
   | 'artifact.failed'
-  | 'model.synced';
+  | 'model.synced'
+  /** Transient, on the event bus only (never stored or streamed): see events/artifact-progress.ts. */
+  | 'artifact.progress';
 
 /** The durable event log; `seq` is the id an SSE client resumes from. */
 export interface EventsTable {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { Forbidden, Unauthorized } from '../errors.js';
 import { hostOfHeader, isLoopbackHost } from '../loopback.js';
 import { type ApiKeysService, scopeAllows } from '../services/api-keys.service.js';
-import type { RequestAuth, RouteScope } from './route-scope.js';
+import type { RequestAuth, RouteScope, ScopedRoute } from './route-scope.js';
 
 /**
  * Access control, in one place. Each `/v1` route declares `config: { scope }` beside its schema; a
@@ -28,13 +28,15 @@ const OPEN: RequestAuth = { keyId: null, scope: 'open' };
 const FIRST_KEY_HINT =
   'create one with `model-hub keys create --scope admin` on the hub machine (same environment as `serve`)';
 
-export function installAccessControl(app: FastifyInstance, options: AccessControlOptions): void {
+export function installAccessControl(app: FastifyInstance, options: AccessControlOptions): ScopedRoute[] {
   const listensOnLoopback = isLoopbackHost(options.listenHost);
+  const table: ScopedRoute[] = [];
   app.decorateRequest('auth', null as unknown as RequestAuth);
 
   app.addHook('onRoute', (route: RouteOptions) => {
     const scope = declaredScope(route, options.metricsPublic);
     route.config = { ...route.config, scope };
+    for (const method of [route.method].flat()) table.push({ method, url: route.url, scope });
     if (scope !== 'public' && route.schema && !route.schema.hide) {
       route.schema = { ...route.schema, security: [{ apiKey: [scope] }] } as typeof route.schema;
     }
@@ -82,6 +84,7 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
     }
     return { keyId: key.id, scope: key.scope };
   }
+  return table;
 }
 
 function deny(request: FastifyRequest, reason: string, message: string): never {

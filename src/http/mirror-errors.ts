@@ -1,6 +1,15 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, Forbidden, Invalid, NotFound, ServiceUnavailable, Unauthorized } from '../errors.js';
+import {
+  AppError,
+  Forbidden,
+  Invalid,
+  NotFound,
+  ServiceUnavailable,
+  Unauthorized,
+  UpstreamError,
+} from '../errors.js';
 import { MirrorNotFound } from '../services/mirror.service.js';
+import { MirrorTimeout } from '../services/mirror-pull-through.js';
 import { asServiceUnavailable } from '../services/outage.js';
 
 /**
@@ -12,6 +21,9 @@ import { asServiceUnavailable } from '../services/outage.js';
  * read an unlabelled 401 as "repo not found" only over https, and without the code the Python
  * client would blame the connection. A key without access (or a request the hub refuses by
  * `Host`) is a 403 `GatedRepo`, which clients raise as-is with the message.
+ *
+ * Pull-through failures are the hub's server errors: 502 when upstream failed, 504 when it did not
+ * answer in time, without `X-Error-Code` (clients then retry or fall back to their cache).
  */
 export type HfErrorCode = 'RepoNotFound' | 'RevisionNotFound' | 'EntryNotFound' | 'GatedRepo';
 
@@ -59,6 +71,11 @@ export function handleMirrorError(
   }
   if (known instanceof Forbidden) return sendHfError(reply, 403, 'GatedRepo', known.message);
   if (known instanceof Invalid) return sendHfError(reply, 400, undefined, known.message);
+  if (known instanceof MirrorTimeout) return sendHfError(reply, 504, undefined, known.message);
+  if (known instanceof UpstreamError) {
+    request.log.warn({ err: known }, 'pull-through: upstream failed');
+    return sendHfError(reply, 502, undefined, known.message);
+  }
   if (known instanceof ServiceUnavailable) {
     request.log.warn({ err: known }, 'dependency unavailable');
     reply.header('retry-after', String(known.retryAfterSeconds));

@@ -3,9 +3,6 @@ import { mention, type OpenedFile } from '../services/mirror.service.js';
 import { type ByteRange, parseByteRange } from './byte-range.js';
 import { sendHfError } from './mirror-errors.js';
 
-/** Large reads: the socket, not the number of read calls, should limit a download's rate. */
-const READ_CHUNK_BYTES = 1024 * 1024;
-
 /**
  * `HEAD|GET /{repo}/resolve/{rev}/{path}`: the stored bytes, answered 200 directly (no redirect),
  * with what HF clients read off a resolve: `X-Repo-Commit`, a content-derived `ETag` (LFS sha256,
@@ -18,7 +15,7 @@ export async function resolveFile(
   reply: FastifyReply,
   opened: OpenedFile,
 ): Promise<FastifyReply> {
-  const { file, handle, sizeBytes } = opened;
+  const { file, sizeBytes } = opened;
   const etag = `"${file.etag ?? file.storedSha256}"`;
   reply.header('etag', etag).header('accept-ranges', 'bytes').type('application/octet-stream');
   if (file.lfsSha256 !== null) {
@@ -33,7 +30,7 @@ export async function resolveFile(
   // from `bytes=0-0`: all of it (nothing) is served, with the total in Content-Range.
   const range: ByteRange = sizeBytes === 0 ? { kind: 'full' } : parseByteRange(rangeHeader, sizeBytes);
   if (range.kind === 'unsatisfiable') {
-    await handle.close();
+    await opened.close();
     const message = `Range ${mention(rangeHeader ?? '')} is not satisfiable: the file has ${sizeBytes} bytes`;
     return sendHfError(reply, 416, undefined, message, { 'content-range': `bytes */${sizeBytes}` });
   }
@@ -45,8 +42,8 @@ export async function resolveFile(
     reply.header('content-range', 'bytes */0');
   }
   if (request.method === 'HEAD' || sizeBytes === 0) {
-    await handle.close();
+    await opened.close();
     return reply.send();
   }
-  return reply.send(handle.createReadStream({ start, end, highWaterMark: READ_CHUNK_BYTES }));
+  return reply.send(opened.stream(start, end));
 }

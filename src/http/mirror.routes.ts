@@ -26,10 +26,11 @@ import { resolveFile } from './mirror-resolve.js';
 
 /**
  * The Hugging Face–compatible face of the hub (`HF_ENDPOINT=http://hub:8000`), answered from what
- * it holds: model info, `/tree`, `/paths-info` and `/resolve` for synced repos, at their synced
- * commit. Every route needs a `read` key once keys exist (sent as the HF token) and answers errors
- * the hub's way (mirror-errors.ts). They are left out of the OpenAPI document: they follow HF's
- * API, not this one's. Each route exists for `owner/name` and for a legacy one-part id.
+ * it holds (and, pull-through, what it fetches on demand): model info, `/tree`, `/paths-info` and
+ * `/resolve` for synced repos, at their synced commit. Every route needs a `read` key once keys
+ * exist (sent as the HF token) and answers errors the hub's way (mirror-errors.ts). They are left
+ * out of the OpenAPI document: they follow HF's API, not this one's. Each route exists for
+ * `owner/name` and for a legacy one-part id.
  */
 export interface MirrorDeps {
   mirror: MirrorService;
@@ -90,8 +91,8 @@ export function mirrorRoutes(deps: MirrorDeps) {
         exposeHeadRoute: false,
         handler: async (request, reply) => {
           const params = request.params as RepoParams;
-          const repo = await deps.mirror.repo(repoIdOf(params));
           const segments = pathTail(request, repoSegments(params) + 1);
+          const repo = await deps.mirror.repo(repoIdOf(params), segments[0]);
           const { path } = splitRevision(repo, segments, true);
           reply.header('x-repo-commit', repo.commit);
           return resolveFile(request, reply, await deps.mirror.openFile(repo, safeRepoPath(path)));
@@ -101,7 +102,7 @@ export function mirrorRoutes(deps: MirrorDeps) {
   };
 
   async function modelInfo(request: FastifyRequest, revision: string | undefined) {
-    const repo = await deps.mirror.repo(repoIdOf(request.params as RepoParams));
+    const repo = await deps.mirror.repo(repoIdOf(request.params as RepoParams), revision);
     if (revision !== undefined && !servesRevision(repo, revision)) throw revisionNotFound(revision);
     const query = request.query as Record<string, unknown>;
     return presentModelInfo(repo, await deps.mirror.files(repo), {
@@ -111,7 +112,7 @@ export function mirrorRoutes(deps: MirrorDeps) {
   }
 
   async function tree(request: FastifyRequest, reply: FastifyReply, segments: string[]) {
-    const repo = await deps.mirror.repo(repoIdOf(request.params as RepoParams));
+    const repo = await deps.mirror.repo(repoIdOf(request.params as RepoParams), segments[0]);
     const { revision, path } = splitRevision(repo, segments, false);
     const directory = path.replace(/\/+$/, '');
     if (directory !== '') safeRepoPath(directory);
@@ -138,8 +139,8 @@ export function mirrorRoutes(deps: MirrorDeps) {
   }
 
   async function pathsInfo(request: FastifyRequest, segments: string[]) {
-    const repo = await deps.mirror.repo(repoIdOf(request.params as RepoParams));
     const revision = segments.join('/');
+    const repo = await deps.mirror.repo(repoIdOf(request.params as RepoParams), revision);
     if (!servesRevision(repo, revision)) throw revisionNotFound(revision);
     const { paths, expand } = readPathsInfoBody(request.body);
 

@@ -7,6 +7,13 @@ import type { Scope } from '../services/api-keys.service.js';
  */
 export type RouteScope = Scope | 'public';
 
+/** A registered route and the scope it needs (HEAD routes included): what the access tests walk. */
+export interface ScopedRoute {
+  method: string;
+  url: string;
+  scope: RouteScope;
+}
+
 /** Who is asking: the key that authenticated the request, or nobody while access control is open. */
 export interface RequestAuth {
   keyId: string | null;
@@ -16,6 +23,10 @@ export interface RequestAuth {
 declare module 'fastify' {
   interface FastifyContextConfig {
     scope?: RouteScope;
+  }
+  interface FastifyInstance {
+    /** Every route of this server with its scope, as the access hook recorded them. */
+    routeScopes: readonly ScopedRoute[];
   }
   interface FastifyRequest {
     /** Set by the access hook before validation; `keyId` names the key for rate limits and logs. */

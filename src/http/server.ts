@@ -92,7 +92,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
 
   // Before any route (and before the OpenAPI collector) so every route gets its scope checked and documented.
-  installAccessControl(app as unknown as FastifyInstance, { keys: deps.apiKeys, ...deps.access });
+  app.decorate(
+    'routeScopes',
+    installAccessControl(app as unknown as FastifyInstance, { keys: deps.apiKeys, ...deps.access }),
+  );
 
   await app.register(swagger, {
     openapi: {

@@ -42,6 +42,7 @@ export class EventsService {
     let live = false;
     let replayedUpTo = request.afterSeq ?? 0;
     const unsubscribe = this.bus.subscribe((event) => {
+      if (event.type === 'artifact.progress') return; // the mirror's internal signal
       if (jobId !== undefined && event.job_id !== jobId) return;
       if (!live) buffered.push(event);
       else if (isNew(event)) deliver(event);

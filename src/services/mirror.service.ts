@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import fs from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
@@ -12,8 +13,9 @@ import { namePartProblem, repoIdProblem } from './repo-id.js';
 
 /**
  * The read side of the Hugging Face–compatible mirror: a repo as the hub holds it, at the one
- * commit it synced (its files with their git and LFS ids), and the stored bytes of a file. Nothing
- * here asks upstream: a file that is registered but not downloaded has no bytes to give.
+ * commit it synced (its files with their git and LFS ids), and the stored bytes of a file. What it
+ * does not hold it asks `upstream` for (pull-through, mirror-pull-through.ts); without one (offline)
+ * a repo it does not hold is not found, and a file that is not downloaded has no bytes to give.
  */
 export interface MirrorRepo {
   modelId: string;
@@ -42,11 +44,31 @@ export interface MirrorFile {
   etag: string | null;
 }
 
-/** A stored file opened for reading: the handle is the caller's to stream from or close. */
+/**
+ * A file opened for reading, stored or still downloading: the caller streams a range of it
+ * (`start..end` inclusive; the stream releases what it holds when it ends or is destroyed), or
+ * closes it unread.
+ */
 export interface OpenedFile {
   file: MirrorFile;
-  handle: FileHandle;
   sizeBytes: number;
+  stream(start: number, end: number): Readable;
+  close(): Promise<void>;
+}
+
+/** How the mirror gets from upstream what it does not hold (pull-through). */
+export interface MirrorUpstream {
+  /**
+   * Registers (unless `registered`) and syncs a repo the hub does not serve yet, tracking
+   * `revisionHint` when it names a branch, else main; the synced row, or the HF error to answer.
+   */
+  pullRepo(
+    repoId: string,
+    registered: ModelRepoRow | undefined,
+    revisionHint: string | undefined,
+  ): Promise<ModelRepoRow>;
+  /** A file not downloaded yet: its download requested (or joined), its bytes as they become durable. */
+  pullFile(repo: MirrorRepo, artifact: ArtifactRow, file: MirrorFile): Promise<OpenedFile>;
 }
 
 /** What the mirror could not find, with the commit it looked at (HF sends it on a missing file). */
@@ -61,19 +83,29 @@ export class MirrorNotFound extends NotFound {
 }
 
 const COMMIT = /^[0-9a-f]{40}$/;
+/** Large reads: the socket, not the number of read calls, should limit a download's rate. */
+export const READ_CHUNK_BYTES = 1024 * 1024;
 
 export class MirrorService {
   constructor(
     private readonly models: ModelsRepository,
     private readonly artifacts: ArtifactsRepository,
     private readonly store: BlobStore,
+    /** Pull-through; undefined when the mirror is offline. */
+    private readonly upstream?: MirrorUpstream,
   ) {}
 
-  /** A synced repo by its id (`owner/name`, or a legacy one-part id, which the hub never holds). */
-  async repo(repoId: string): Promise<MirrorRepo> {
+  /**
+   * A synced repo by its id (`owner/name`, or a legacy one-part id, which the hub never holds).
+   * `revisionHint` is the revision the client asked for, which a repo pulled through now tracks.
+   */
+  async repo(repoId: string, revisionHint?: string): Promise<MirrorRepo> {
     const problem = repoId.includes('/') ? repoIdProblem(repoId) : namePartProblem(repoId);
     if (problem) throw new Invalid('INVALID_REPO_ID', `Repo id ${quoteExcerpt(repoId)} ${problem}`);
-    const model = await this.models.findByRepoId(repoId);
+    let model = await this.models.findByRepoId(repoId);
+    if (this.upstream && repoId.includes('/') && model?.commitSha == null) {
+      model = await this.upstream.pullRepo(repoId, model, revisionHint);
+    }
     if (!model)
       throw new MirrorNotFound('REPO_NOT_FOUND', `Repository not found: ${repoId} is not on this hub`);
     return asMirrorRepo(model);
@@ -93,16 +125,22 @@ export class MirrorService {
   }
 
   /**
-   * Opens the stored bytes of a file. Not downloaded yet, or its blob gone or damaged since: an
-   * EntryNotFound naming why, as the hub has nothing to serve.
+   * Opens the bytes of a file: stored, or (pull-through) downloading now. Offline and not
+   * downloaded yet, or its blob gone or damaged since: an EntryNotFound naming why, as the hub has
+   * nothing to serve.
    */
   async openFile(repo: MirrorRepo, filePath: string): Promise<OpenedFile> {
-    const file = await this.file(repo, filePath);
+    assertSafeRelativePath(filePath);
+    const row = await this.artifacts.findByModelPath(repo.modelId, filePath);
     const missing = (why: string) =>
       new MirrorNotFound('ARTIFACT_NOT_FOUND', `Entry not found: ${mention(filePath)} ${why}`, repo.commit);
-    if (!file) throw missing(`does not exist in ${repo.repoId} at ${repo.commit}`);
+    if (!row || row.removedAt !== null) throw missing(`does not exist in ${repo.repoId} at ${repo.commit}`);
+    const file = asMirrorFile(row);
     if (file.storedSha256 === null) {
-      throw missing(`is not downloaded to this hub yet (request it with POST /v1/hub/download)`);
+      if (this.upstream) return this.upstream.pullFile(repo, row, file);
+      throw missing(
+        'is not downloaded to this hub yet, and this hub serves only what it holds (MIRROR_MODE=offline): request it with POST /v1/hub/download',
+      );
     }
     let handle: FileHandle;
     try {
@@ -119,7 +157,12 @@ export class MirrorService {
       await handle.close();
       throw missing(`has ${size} bytes in the store, not ${file.sizeBytes} (a scan will repair it)`);
     }
-    return { file, handle, sizeBytes: size };
+    return {
+      file,
+      sizeBytes: size,
+      stream: (start, end) => handle.createReadStream({ start, end, highWaterMark: READ_CHUNK_BYTES }),
+      close: () => handle.close(),
+    };
   }
 }
 

@@ -3,7 +3,8 @@ import { nowIso } from '../clock.js';
 import { type ArtifactsRepository, contentLeaseKey } from '../db/artifacts.repo.js';
 import { databaseOutage } from '../db/outage.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
-import { errorMessage, IntegrityError } from '../errors.js';
+import { AppError, errorMessage, IntegrityError } from '../errors.js';
+import { artifactProgressEvent } from '../events/artifact-progress.js';
 import type { EventLog } from '../events/event-log.js';
 import type { JobProgress } from '../events/job-progress.js';
 import type { HubInstrumentation } from '../events/metrics.js';
@@ -96,7 +97,11 @@ export async function downloadArtifact(
           job_id: deps.jobId,
           model_id: artifact.modelId,
           artifact_id: artifact.id,
-          data: { path: artifact.path, error: message },
+          data: {
+            path: artifact.path,
+            error: message,
+            ...(error instanceof AppError ? { code: error.code } : {}),
+          },
         },
       ],
     );
@@ -223,6 +228,13 @@ async function transfer(
         deps.progress.fileProgress(artifact.id, bytesDone, received);
         lastBytesDone = bytesDone;
       },
+      onDurable: (durableBytes, start) =>
+        deps.events.publishTransient(
+          artifactProgressEvent(
+            { jobId: deps.jobId, modelId: artifact.modelId, artifactId: artifact.id },
+            { durableBytes, start },
+          ),
+        ),
     },
     {
       key: artifact.id,

@@ -147,7 +147,7 @@ describe(`resolve (${BACKEND})`, () => {
     }
   });
 
-  it('answers what it does not hold as the hub does: RevisionNotFound, EntryNotFound, RepoNotFound', async () => {
+  it('answers what neither it nor upstream holds as the hub does: RevisionNotFound, EntryNotFound, RepoNotFound', async () => {
     for (const [rev, shown] of [
       ['refs%2Fpr%2F1', 'refs/pr/1'],
       ['refs/pr/1', 'refs/pr/1'],
@@ -167,17 +167,19 @@ describe(`resolve (${BACKEND})`, () => {
     expect(missing.headers.get('x-repo-commit')).toBe(f.commit.tiny);
     expect(await hfError(missing)).toMatchObject({ status: 404, code: 'EntryNotFound' });
 
-    const notDownloaded = await fetch(`${f.base}/${MANY}/resolve/main/shards/part-0007.safetensors`);
-    expect(notDownloaded.headers.get('x-repo-commit')).toBe(f.commit.many);
-    const error = await hfError(notDownloaded);
-    expect(error).toMatchObject({ status: 404, code: 'EntryNotFound' });
-    expect(error.message).toMatch(/part-0007\.safetensors is not downloaded to this hub yet/);
-    expect(error.body).toEqual({ error: error.message });
-
-    const head = await fetch(`${f.base}/${MANY}/resolve/main/shards/part-0007.safetensors`, {
-      method: 'HEAD',
-    });
-    expect([head.status, head.headers.get('x-error-code')]).toEqual([404, 'EntryNotFound']);
+    // Not downloaded yet: pulled through (MIRROR_MODE=offline answers EntryNotFound: mirror-pull-repo.test.ts).
+    const shard = 'shards/part-0007.safetensors';
+    const head = await fetch(`${f.base}/${MANY}/resolve/main/${shard}`, { method: 'HEAD' });
+    const upstream = await f.hub.fileInfo(MANY, shard);
+    expect(upstream.lfs).toBe(true);
+    expect([head.status, head.headers.get('etag'), head.headers.get('content-length')]).toEqual([
+      200,
+      `"${upstream.sha256}"`,
+      String(upstream.size),
+    ]);
+    const pulled = await fetch(`${f.base}/${MANY}/resolve/main/${shard}`);
+    expect(pulled.headers.get('x-repo-commit')).toBe(f.commit.many);
+    expect(sha256(Buffer.from(await pulled.arrayBuffer()))).toBe(upstream.sha256);
 
     for (const url of ['/org/absent/resolve/main/config.json', '/gpt2/resolve/main/config.json']) {
       expect(await hfError(await fetch(`${f.base}${url}`)), url).toMatchObject({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type FakeFileSpec, type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
+import { type FakeFileSpec, type FakeHub, type FakeHubOptions, startFakeHub } from '../fake-hub/fake-hub.js';
 import { registerAndSync, startTestApp, type TestApp } from './test-app.js';
 
 /**
@@ -32,8 +32,11 @@ export interface MirrorFixture {
   close(): Promise<void>;
 }
 
-export async function startMirrorFixture(env: Record<string, string> = {}): Promise<MirrorFixture> {
-  const hub = await startFakeHub();
+export async function startMirrorFixture(
+  env: Record<string, string> = {},
+  hubOptions: FakeHubOptions = {},
+): Promise<MirrorFixture> {
+  const hub = await startFakeHub(hubOptions);
   const tiny = await hub.addRepo({ id: TINY, files: TINY_FILES });
   const many = await hub.addRepo({
     id: MANY,
@@ -85,4 +88,38 @@ export async function hfError(response: Response): Promise<{
     message: response.headers.get('x-error-message'),
     body,
   };
+}
+
+export interface Pulled {
+  status: number;
+  headers: Headers;
+  bytes: number;
+  sha256: string;
+  startedAt: number;
+  firstChunkAt: number | undefined;
+  error: unknown;
+}
+
+/**
+ * One client reading a resolve to its end, or until the connection breaks (`error`), with the
+ * time its first chunk arrived.
+ */
+export async function pull(url: string): Promise<Pulled> {
+  const startedAt = Date.now();
+  const response = await fetch(url);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let firstChunkAt: number | undefined;
+  let error: unknown;
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      firstChunkAt ??= Date.now();
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+    }
+  } catch (e) {
+    error = e;
+  }
+  const { status, headers } = response;
+  return { status, headers, bytes, sha256: hash.digest('hex'), startedAt, firstChunkAt, error };
 }

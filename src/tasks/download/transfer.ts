@@ -56,6 +56,12 @@ export interface TransferDeps {
   log: (message: string) => Promise<void>;
   onProgress: (bytesDone: number) => void;
   /**
+   * How far the partial file is durable (fsynced, contiguous), for readers that stream it while it
+   * grows: once when an attempt starts (`start`: its resume point, 0 after the partial was discarded),
+   * then after each checkpoint that advanced it. Readers never read at or past that offset.
+   */
+  onDurable?: (durableBytes: number, start: boolean) => void;
+  /**
    * Aborts the transfer when its lease is lost: every connection stops at once, nothing more is
    * written, and the partial file and its resume state stay for the worker that took over.
    */
@@ -168,6 +174,7 @@ async function transferRound(
     const stopCheckpoints = startCheckpoints(session, expected);
     // Where this attempt starts: progress counts only the bytes received after it as transferred now.
     deps.onProgress(resumeFrom);
+    deps.onDurable?.(resumeFrom, true);
     try {
       await fetchRemaining(session, resumeFrom);
     } finally {
@@ -438,6 +445,7 @@ function startCheckpoints(session: Session, expected: string): () => Promise<voi
       };
       await session.deps.partials.save(session.target.key, state).catch(() => undefined);
       lastSaved = durable;
+      session.deps.onDurable?.(durable, false);
     });
   };
   const timer = setInterval(save, CHECKPOINT_INTERVAL_MS);

@@ -1,0 +1,125 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKEND } from '../support/backend.js';
+import { type MirrorFixture, pull, startMirrorFixture } from '../support/mirror-fixture.js';
+import { registerAndSync } from '../support/test-app.js';
+
+/**
+ * Pull-through of a file that is synced but not downloaded: concurrent clients are served from
+ * the one download while it runs (bytes below the durable offset the engine publishes), and a
+ * download that fails (a corrupted upstream body) cuts every client's response short.
+ *
+ * The file is 48 MiB, not 200 MiB: upstream is throttled to 16 MiB/s per response so the download
+ * takes ~3 s, and six sha256 passes over 200 MiB would dominate this test on a 2-core machine.
+ */
+const BIG = 'org/big';
+const WEIGHTS = 'model.safetensors';
+const CORRUPT = 'corrupt.safetensors';
+const SIZE = 48 * 1024 * 1024;
+const THROTTLE_BYTES_PER_SECOND = 16 * 1024 * 1024;
+
+let f: MirrorFixture;
+let artifactIds: Map<string, string>;
+let modelId: string;
+let bigCommit: string;
+
+beforeAll(async () => {
+  f = await startMirrorFixture({}, { throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND });
+  const added = await f.hub.addRepo({
+    id: BIG,
+    files: [
+      { path: 'config.json', content: '{"model_type":"big"}' },
+      { path: WEIGHTS, content: { size: SIZE, seed: 'pull-through-big' } },
+      { path: CORRUPT, content: { size: 32 * 1024 * 1024, seed: 'pull-through-corrupt' } },
+    ],
+  });
+  bigCommit = added.commit;
+  const { model, artifacts } = await registerAndSync(f.t, BIG, 'Org', 'Big');
+  modelId = model.id;
+  artifactIds = new Map([...artifacts].map(([p, a]) => [p, a.id as string]));
+}, 60_000);
+
+afterAll(async () => {
+  await f?.close();
+});
+
+async function artifactEventAt(type: string, artifactId: string): Promise<number | undefined> {
+  const row = await f.t.app.db
+    .selectFrom('events')
+    .select('at')
+    .where('type', '=', type as 'artifact.completed')
+    .where('artifactId', '=', artifactId)
+    .executeTakeFirst();
+  return row ? Date.parse(row.at) : undefined;
+}
+
+async function downloadJobsOf(artifactId: string): Promise<any[]> {
+  const jobs = await f.t.request('GET', '/v1/hub/jobs?type=download&limit=100');
+  return jobs.body.items.filter((j: any) => j.payload.artifact_ids.includes(artifactId));
+}
+
+const cdnGets = (sha256: string) =>
+  f.hub.requests.filter((r) => r.server === 'cdn' && r.method === 'GET' && r.path.includes(sha256)).length;
+
+describe(`pull-through streaming (${BACKEND})`, () => {
+  it('streams one download to 5 concurrent clients while it runs: same bytes, first bytes before it ends', async () => {
+    const upstream = await f.hub.fileInfo(BIG, WEIGHTS);
+    const artifactId = artifactIds.get(WEIGHTS) as string;
+    const url = `${f.base}/${BIG}/resolve/main/${WEIGHTS}`;
+    const clients = await Promise.all(Array.from({ length: 5 }, () => pull(url)));
+
+    for (const client of clients) {
+      expect(client.error).toBeUndefined();
+      expect(client.status).toBe(200);
+      expect(client.headers.get('content-length')).toBe(String(SIZE));
+      expect(client.headers.get('etag')).toBe(`"${upstream.sha256}"`);
+      expect(client.headers.get('x-linked-size')).toBe(String(SIZE));
+      expect(client.headers.get('x-repo-commit')).toBe(bigCommit);
+      expect([client.bytes, client.sha256]).toEqual([SIZE, upstream.sha256]);
+    }
+    const completedAt = await artifactEventAt('artifact.completed', artifactId);
+    expect(completedAt).toBeDefined();
+    const started = Math.min(...clients.map((c) => c.startedAt));
+    for (const client of clients) expect(client.firstChunkAt).toBeLessThan(completedAt as number);
+    const firstBytes = clients.map((c) => (c.firstChunkAt as number) - c.startedAt);
+    console.log(
+      `pull-through ${SIZE / 1024 / 1024} MiB, 5 clients: time to first byte ${Math.min(...firstBytes)}-${Math.max(...firstBytes)} ms, ` +
+        `download committed after ${(completedAt as number) - started} ms`,
+    );
+
+    expect(cdnGets(upstream.sha256)).toBe(1);
+    expect(await downloadJobsOf(artifactId)).toHaveLength(1);
+    const blob = path.join(f.t.storePath, 'blobs', 'sha256', upstream.sha256);
+    expect((await fs.stat(blob)).size).toBe(SIZE);
+
+    // Stored now: served from blobs/ like any stored file, with no new download.
+    const again = await pull(url);
+    expect([again.status, again.sha256]).toEqual([200, upstream.sha256]);
+    expect(cdnGets(upstream.sha256)).toBe(1);
+  }, 30_000);
+
+  it('a corrupted upstream body breaks every streaming client, stores nothing, and fails the artifact', async () => {
+    const upstream = await f.hub.fileInfo(BIG, CORRUPT);
+    const artifactId = artifactIds.get(CORRUPT) as string;
+    f.hub.addFault({ filePath: CORRUPT, corrupt: true });
+    const url = `${f.base}/${BIG}/resolve/main/${CORRUPT}`;
+    const clients = await Promise.all(Array.from({ length: 3 }, () => pull(url)));
+
+    for (const client of clients) {
+      expect(client.status).toBe(200);
+      expect(client.firstChunkAt).toBeDefined();
+      // The connection is cut: the body read rejects, and never with the whole file.
+      expect(client.error).toBeDefined();
+      expect(client.bytes).toBeLessThan(upstream.size);
+    }
+    const artifacts = await f.t.request('GET', `/v1/hub/models/${modelId}/artifacts`);
+    const artifact = artifacts.body.items.find((a: any) => a.id === artifactId);
+    expect(artifact.download_status).toBe('failed');
+    expect(artifact.error).toMatch(/IntegrityError/);
+    const blobs = await fs.readdir(path.join(f.t.storePath, 'blobs', 'sha256'));
+    expect(blobs).not.toContain(upstream.sha256);
+    const temp = await fs.readdir(path.join(f.t.storePath, 'temp'));
+    expect(temp.filter((name) => name.startsWith(artifactId))).toEqual([]);
+  }, 30_000);
+});
