@@ -51,6 +51,9 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
       testTimeout: 30_000,
       hookTimeout: 60_000,
       pool: 'forks',
+      // Most files wait on sockets, child processes and throttled transfers, not the CPU: two at once
+      // halve the wall time on a 2-core machine (vitest's default there is one).
+      maxWorkers: 2,
       projects: [
         {
           extends: true,
