@@ -1,12 +1,14 @@
 import net from 'node:net';
 import { defineConfig, type TestProjectInlineConfiguration, type ViteUserConfig } from 'vitest/config';
+import { pythonClientUnavailable } from './test/support/python-client.js';
 
 /**
  * Two projects, one test code: `embedded` runs everything on SQLite and the in-process queue;
  * `distributed` runs the integration and end-to-end suites again on PostgreSQL + BullMQ/Redis
  * (MODEL_HUB_TEST_BACKEND=distributed, read by test/support/backend.ts). Without both servers the
  * distributed project is left out with one line saying so, unless MODEL_HUB_REQUIRE_DISTRIBUTED=1
- * (CI), which makes it an error.
+ * (CI), which makes it an error. The same goes for the official Python client's suite without python3
+ * or its wheel (MODEL_HUB_REQUIRE_PYTHON_CLIENT=1).
  */
 const INTEGRATION = [
   'test/app-recovery.test.ts',
@@ -19,6 +21,17 @@ const INTEGRATION = [
   'test/e2e/keys-cli.test.ts',
   'test/distributed/**/*.test.ts',
 ];
+const PYTHON_CLIENT = 'test/http/mirror-python.test.ts';
+
+/** vitest evaluates this config once for the root and once per project: each line is printed once. */
+const shared = globalThis as { modelHubConfigLines?: Set<string> };
+shared.modelHubConfigLines ??= new Set();
+const printedLines = shared.modelHubConfigLines;
+function warnOnce(line: string): void {
+  if (printedLines.has(line)) return;
+  printedLines.add(line);
+  console.warn(line);
+}
 
 function reachable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -44,8 +57,15 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
       .join(' and ');
     const line = `The PostgreSQL/Redis (distributed) suite did not run: ${missing} not reachable.`;
     if (process.env.MODEL_HUB_REQUIRE_DISTRIBUTED === '1') throw new Error(line);
-    console.warn(line);
+    warnOnce(line);
   }
+  const pythonMissing = pythonClientUnavailable();
+  if (pythonMissing) {
+    const line = `The Python-client suite did not run: ${pythonMissing}.`;
+    if (process.env.MODEL_HUB_REQUIRE_PYTHON_CLIENT === '1') throw new Error(line);
+    warnOnce(line);
+  }
+  const withoutPython = pythonMissing ? [PYTHON_CLIENT] : [];
   return {
     test: {
       testTimeout: 30_000,
@@ -60,7 +80,7 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
           test: {
             name: 'embedded',
             include: ['test/**/*.test.ts'],
-            exclude: ['test/distributed/**'],
+            exclude: ['test/distributed/**', ...withoutPython],
           },
         },
         ...(distributed
@@ -70,6 +90,7 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
                 test: {
                   name: 'distributed',
                   include: INTEGRATION,
+                  ...(pythonMissing ? { exclude: withoutPython } : {}),
                   env: { MODEL_HUB_TEST_BACKEND: 'distributed' },
                 },
               },

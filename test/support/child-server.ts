@@ -51,11 +51,16 @@ export function jsonApi(base: () => string) {
 }
 
 /** Starts `model-hub <command>` from the sources with `env` over this process's environment, output ignored. */
-export function spawnHub(command: 'serve' | 'worker', env: Record<string, string>): ChildProcess {
+export function spawnHub(
+  command: 'serve' | 'worker',
+  env: Record<string, string>,
+  /** `pipe` to read or save the process's output. */
+  output: 'ignore' | 'pipe' = 'ignore',
+): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', command], {
     cwd: path.resolve(import.meta.dirname, '../..'),
     env: { ...process.env, ...env },
-    stdio: 'ignore',
+    stdio: ['ignore', output, output],
   });
 }
 

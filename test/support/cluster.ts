@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
 import type { FakeHub } from '../fake-hub/fake-hub.js';
-import { freePort, jsonApi, killAll, waitFor } from './child-server.js';
+import { freePort, jsonApi, killAll, spawnHub, waitFor } from './child-server.js';
 import { sha256File } from './download-helpers.js';
 
 /**
@@ -34,7 +34,6 @@ export async function startCluster(options: {
   workers: number;
   env?: Record<string, string>;
 }): Promise<Cluster> {
-  const root = path.resolve(import.meta.dirname, '../..');
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-cluster-'));
   const storePath = path.join(workDir, 'store');
   const children: ChildProcess[] = [];
@@ -42,10 +41,9 @@ export async function startCluster(options: {
   const start = (name: string, command: 'serve' | 'worker', env: Record<string, string>) => {
     const logFile = path.join(workDir, `${name}.log`);
     logFiles.push(logFile);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', command], {
-      cwd: root,
-      env: {
-        ...process.env,
+    const child = spawnHub(
+      command,
+      {
         DATABASE_URL: options.databaseUrl,
         REDIS_URL: options.redisUrl,
         MODEL_STORE_PATH: storePath,
@@ -55,8 +53,8 @@ export async function startCluster(options: {
         ...options.env,
         ...env,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+      'pipe',
+    );
     const out = createWriteStream(logFile);
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
