@@ -12,6 +12,7 @@ import { pythonClientUnavailable } from './test/support/python-client.js';
  */
 const INTEGRATION = [
   'test/app-recovery.test.ts',
+  'test/db/connection.test.ts',
   'test/http/**/*.test.ts',
   'test/tasks/**/*.test.ts',
   // readme-flow walks the README's quick start, which is the embedded default by definition.

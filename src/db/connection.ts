@@ -31,6 +31,10 @@ export function openDatabase(
     // An idle connection the server drops (restart, failover) must not take the process down; the
     // pool opens a new one for the next query.
     pool.on('error', onConnectionError);
+    // The pool listens only to idle connections; one checked out (mid-transaction) that the server
+    // terminates emits 'error' with no listener, which would end the process. Its query still fails
+    // and the pool replaces it.
+    pool.on('connect', (client) => client.on('error', onConnectionError));
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
   }
   fs.mkdirSync(path.dirname(config.filename), { recursive: true });
