@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,9 @@ import { registerAndSync } from '../support/test-app.js';
 const BIG = 'org/big';
 const WEIGHTS = 'model.safetensors';
 const CORRUPT = 'corrupt.safetensors';
+const RANGED = 'ranged.safetensors';
+const MiB = 1024 * 1024;
+const RANGED_SIZE = 160 * MiB;
 const SIZE = 200 * 1024 * 1024;
 const THROTTLE_BYTES_PER_SECOND = 8 * 1024 * 1024;
 
@@ -32,6 +36,7 @@ beforeAll(async () => {
       { path: 'config.json', content: '{"model_type":"big"}' },
       { path: WEIGHTS, content: { size: SIZE, seed: 'pull-through-big' } },
       { path: CORRUPT, content: { size: 32 * 1024 * 1024, seed: 'pull-through-corrupt' } },
+      { path: RANGED, content: { size: RANGED_SIZE, seed: 'pull-through-ranged' } },
     ],
   });
   bigCommit = added.commit;
@@ -144,5 +149,38 @@ describe(`pull-through streaming (${BACKEND})`, () => {
     expect(blobs).not.toContain(upstream.sha256);
     const temp = await fs.readdir(path.join(f.t.storePath, 'temp'));
     expect(temp.filter((name) => name.startsWith(artifactId))).toEqual([]);
+  }, 30_000);
+  it('serves byte ranges of a file while it downloads: 206 with exactly the slice asked for', async () => {
+    const artifactId = artifactIds.get(RANGED) as string;
+    const upstream = await f.hub.fileInfo(BIG, RANGED);
+    const url = `${f.base}/${BIG}/resolve/main/${RANGED}`;
+    const ranges: [number, number][] = [
+      [0, MiB - 1],
+      [40 * MiB, 41 * MiB - 1],
+      // Ends at the last byte: sent only once the whole file is verified.
+      [RANGED_SIZE - 100, RANGED_SIZE - 1],
+    ];
+    const clients = await Promise.all(
+      ranges.map(([start, end]) => pull(url, { headers: { range: `bytes=${start}-${end}` } })),
+    );
+    const completedAt = await artifactEventAt('artifact.completed', artifactId);
+    expect(completedAt).toBeDefined();
+    const blob = await fs.readFile(path.join(f.t.storePath, 'blobs', 'sha256', upstream.sha256));
+    expect(createHash('sha256').update(blob).digest('hex')).toBe(upstream.sha256);
+    clients.forEach((client, i) => {
+      const [start, end] = ranges[i] as [number, number];
+      expect(client.error).toBeUndefined();
+      expect(client.status).toBe(206);
+      expect(client.headers.get('content-range')).toBe(`bytes ${start}-${end}/${RANGED_SIZE}`);
+      expect(client.bytes).toBe(end - start + 1);
+      expect(client.sha256).toBe(
+        createHash('sha256')
+          .update(blob.subarray(start, end + 1))
+          .digest('hex'),
+      );
+    });
+    // The first megabyte reached its client while the file was still downloading.
+    expect(clients[0]?.firstChunkAt).toBeLessThan(completedAt as number);
+    expect(await downloadJobsOf(artifactId)).toHaveLength(1);
   }, 30_000);
 });

@@ -104,9 +104,9 @@ export interface Pulled {
  * One client reading a resolve to its end, or until the connection breaks (`error`), with the
  * time its first chunk arrived.
  */
-export async function pull(url: string): Promise<Pulled> {
+export async function pull(url: string, init: RequestInit = {}): Promise<Pulled> {
   const startedAt = Date.now();
-  const response = await fetch(url);
+  const response = await fetch(url, init);
   const hash = createHash('sha256');
   let bytes = 0;
   let firstChunkAt: number | undefined;
