@@ -80,6 +80,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
           store: runtime.store,
           partials: new PartialDownloads(runtime.store.tempDir),
           firstByteTimeoutMs: config.upstreamTimeoutMs,
+          revisionTtlMs: config.mirrorRevisionTtlSeconds * 1000,
+          warn: (message) => logger.warn(message),
         })
       : undefined;
   const http = await buildHttpServer({

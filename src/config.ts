@@ -53,6 +53,7 @@ const EnvSchema = Type.Object({
   MIRROR_MODE: Type.Union([Type.Literal('pull-through'), Type.Literal('offline')], {
     default: 'pull-through',
   }),
+  MIRROR_REVISION_TTL: Type.Integer({ default: 300, minimum: 0, maximum: 7 * 24 * 3600 }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -194,6 +195,8 @@ export interface Config {
    * streamed to the client while it arrives. `offline`: only what is stored is served.
    */
   mirrorMode: 'pull-through' | 'offline';
+  /** Seconds between upstream checks of a tracked branch or tag the mirror serves (pull-through). */
+  mirrorRevisionTtlSeconds: number;
   logLevel: string;
 }
 
@@ -267,6 +270,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     auth: parsed.AUTH,
     metricsPublic: parsed.METRICS_PUBLIC === 'true',
     mirrorMode: parsed.MIRROR_MODE,
+    mirrorRevisionTtlSeconds: parsed.MIRROR_REVISION_TTL,
     logLevel: parsed.LOG_LEVEL,
   };
 }

@@ -53,7 +53,7 @@ export function splitRevision(
   }
   const refLike = segments[0] === 'refs' && segments.length >= (wantsPath ? 4 : 3);
   const reported = segments.slice(0, refLike ? 3 : 1).join('/');
-  throw revisionNotFound(reported);
+  throw revisionNotFound(reported, repo);
 }
 
 /** A repo-relative path from the URL or a body, through the store's one safety check. */

@@ -103,7 +103,7 @@ export function mirrorRoutes(deps: MirrorDeps) {
 
   async function modelInfo(request: FastifyRequest, revision: string | undefined) {
     const repo = await deps.mirror.repo(repoIdOf(request.params as RepoParams), revision);
-    if (revision !== undefined && !servesRevision(repo, revision)) throw revisionNotFound(revision);
+    if (revision !== undefined && !servesRevision(repo, revision)) throw revisionNotFound(revision, repo);
     const query = request.query as Record<string, unknown>;
     return presentModelInfo(repo, await deps.mirror.files(repo), {
       blobs: queryFlag(query.blobs),
@@ -141,7 +141,7 @@ export function mirrorRoutes(deps: MirrorDeps) {
   async function pathsInfo(request: FastifyRequest, segments: string[]) {
     const revision = segments.join('/');
     const repo = await deps.mirror.repo(repoIdOf(request.params as RepoParams), revision);
-    if (!servesRevision(repo, revision)) throw revisionNotFound(revision);
+    if (!servesRevision(repo, revision)) throw revisionNotFound(revision, repo);
     const { paths, expand } = readPathsInfoBody(request.body);
 
     let whole: RepoTree | undefined;

@@ -20,6 +20,7 @@ import {
   type OpenedFile,
   revisionNotFound,
 } from './mirror.service.js';
+import { RevisionFreshness } from './mirror-freshness.js';
 import type { RegistryService } from './registry.service.js';
 import { revisionProblem } from './revision.js';
 
@@ -52,6 +53,12 @@ export interface PullThroughDeps {
   syncTimeoutMs?: number;
   /** How long a request waits for the first bytes of a file pulled through (ms). */
   firstByteTimeoutMs: number;
+  /** How often a tracked branch or tag is re-resolved upstream (ms, `MIRROR_REVISION_TTL`). */
+  revisionTtlMs: number;
+  /** How long a request waits for that answer before the last synced commit is served (ms, default 5 s). */
+  revisionCheckTimeoutMs?: number;
+  /** Where the mirror says it served a stale commit because upstream could not be asked. */
+  warn: (message: string) => void;
 }
 
 /** Upstream did not answer in time: 504. */
@@ -62,32 +69,60 @@ export class MirrorTimeout extends AppError {
 }
 
 const DEFAULT_SYNC_TIMEOUT_MS = 60_000;
+const DEFAULT_REVISION_CHECK_TIMEOUT_MS = 5_000;
 const COMMIT = /^[0-9a-f]{40}$/;
 
 export class MirrorPullThrough implements MirrorUpstream {
-  constructor(private readonly deps: PullThroughDeps) {}
+  private readonly freshness: RevisionFreshness;
+
+  constructor(private readonly deps: PullThroughDeps) {
+    this.freshness = new RevisionFreshness({
+      ttlMs: deps.revisionTtlMs,
+      checkTimeoutMs: deps.revisionCheckTimeoutMs ?? DEFAULT_REVISION_CHECK_TIMEOUT_MS,
+      resolveHead: (model) => deps.hub.resolveCommit(model.repoId, model.revision),
+      syncToHead: (model) => this.syncAndWait(model),
+      warn: deps.warn,
+    });
+  }
+
+  refresh(model: ModelRepoRow): Promise<ModelRepoRow> {
+    return this.freshness.current(model);
+  }
 
   async pullRepo(
     repoId: string,
     registered: ModelRepoRow | undefined,
     revisionHint: string | undefined,
   ): Promise<ModelRepoRow> {
-    const { deps } = this;
-    const revision = registered?.revision ?? trackedRevision(revisionHint);
     const notHeld = registered
       ? `${repoId} is registered on this hub but not synced yet`
       : `${repoId} is not on this hub`;
-    await deps.hub.resolveCommit(repoId, revision).catch((error: unknown) => {
-      throw (error instanceof UpstreamError && refusal(error.code, { repoId, revision, notHeld })) || error;
-    });
+    const askUpstream = (revision: string) =>
+      this.deps.hub.resolveCommit(repoId, revision).catch((error: unknown) => {
+        throw (error instanceof UpstreamError && refusal(error.code, { repoId, revision, notHeld })) || error;
+      });
+    let revision = registered?.revision ?? trackedRevision(revisionHint);
+    const head = await askUpstream(revision);
+    // A commit that is not the head of main is what the client pinned: the repo is held at it.
+    if (!registered && revisionHint !== undefined && COMMIT.test(revisionHint) && revisionHint !== head) {
+      await askUpstream(revisionHint);
+      revision = revisionHint;
+    }
     const model = registered ?? (await this.register(repoId, revision));
+    return this.syncAndWait(model);
+  }
+
+  /** Syncs `model` (joining a sync already running) and answers its row once synced. */
+  private async syncAndWait(model: ModelRepoRow): Promise<ModelRepoRow> {
+    const { deps } = this;
     const { job } = await deps.jobs.requestSyncFor(model);
-    const status = await this.waitForJob(job.id, deps.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS, repoId);
+    const timeoutMs = deps.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
+    const status = await this.waitForJob(job.id, timeoutMs, model.repoId);
     const synced = await deps.models.findById(model.id);
-    if (synced?.commitSha != null) return synced;
+    if (status === 'completed' && synced?.commitSha != null) return synced;
     throw new UpstreamError(
       'UPSTREAM_UNAVAILABLE',
-      `Syncing ${repoId} from upstream ${status === 'failed' ? 'failed' : 'did not finish'}: ${synced?.error ?? 'no commit recorded'}`,
+      `Syncing ${model.repoId} from upstream ${status === 'failed' ? 'failed' : 'did not finish'}: ${synced?.error ?? 'no commit recorded'}`,
       { retryable: true },
     );
   }

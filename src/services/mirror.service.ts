@@ -67,6 +67,11 @@ export interface MirrorUpstream {
     registered: ModelRepoRow | undefined,
     revisionHint: string | undefined,
   ): Promise<ModelRepoRow>;
+  /**
+   * A synced repo that tracks a branch or tag: the row to serve, synced to upstream's head when
+   * the name moved (checked at most once per TTL), else as it is.
+   */
+  refresh(model: ModelRepoRow): Promise<ModelRepoRow>;
   /** A file not downloaded yet: its download requested (or joined), its bytes as they become durable. */
   pullFile(repo: MirrorRepo, artifact: ArtifactRow, file: MirrorFile): Promise<OpenedFile>;
 }
@@ -103,8 +108,9 @@ export class MirrorService {
     const problem = repoId.includes('/') ? repoIdProblem(repoId) : namePartProblem(repoId);
     if (problem) throw new Invalid('INVALID_REPO_ID', `Repo id ${quoteExcerpt(repoId)} ${problem}`);
     let model = await this.models.findByRepoId(repoId);
-    if (this.upstream && repoId.includes('/') && model?.commitSha == null) {
-      model = await this.upstream.pullRepo(repoId, model, revisionHint);
+    if (this.upstream && repoId.includes('/')) {
+      if (model?.commitSha == null) model = await this.upstream.pullRepo(repoId, model, revisionHint);
+      else if (revisionHint !== model.commitSha) model = await this.upstream.refresh(model);
     }
     if (!model)
       throw new MirrorNotFound('REPO_NOT_FOUND', `Repository not found: ${repoId} is not on this hub`);
@@ -184,9 +190,15 @@ export function mention(value: string): string {
   return value.length <= EXCERPT_MAX_CHARS ? value : quoteExcerpt(value);
 }
 
-/** The `Invalid rev id` the hub answers for a revision it does not hold. */
-export function revisionNotFound(revision: string): MirrorNotFound {
-  return new MirrorNotFound('REVISION_NOT_FOUND', `Invalid rev id: ${mention(revision)}`);
+/**
+ * The `Invalid rev id` the hub answers for a revision it does not hold; with the repo, what this
+ * hub holds of it instead (one commit per repo).
+ */
+export function revisionNotFound(revision: string, held?: MirrorRepo): MirrorNotFound {
+  const instead = held
+    ? ` (this hub holds ${held.repoId} at ${held.trackedRevision}, commit ${held.commit}, and serves that one commit)`
+    : '';
+  return new MirrorNotFound('REVISION_NOT_FOUND', `Invalid rev id: ${mention(revision)}${instead}`);
 }
 
 /** The LFS pointer git stores for LFS content, as the hub writes it. */

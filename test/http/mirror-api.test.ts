@@ -95,6 +95,7 @@ describe(`model info (${BACKEND})`, () => {
   });
 
   it('serves the tracked branch, HEAD, refs/heads/<branch> and the commit; any other revision is RevisionNotFound', async () => {
+    const held = ` (this hub holds ${TINY} at main, commit ${f.commit.tiny}, and serves that one commit)`;
     for (const rev of ['main', 'HEAD', f.commit.tiny, 'refs%2Fheads%2Fmain', 'refs/heads/main']) {
       const response = await fetch(`${f.base}/api/models/${TINY}/revision/${rev}`);
       expect(response.status, rev).toBe(200);
@@ -109,8 +110,8 @@ describe(`model info (${BACKEND})`, () => {
       expect(await hfError(await fetch(`${f.base}/api/models/${TINY}/revision/${rev}`)), rev).toEqual({
         status: 404,
         code: 'RevisionNotFound',
-        message: `Invalid rev id: ${shown}`,
-        body: { error: `Invalid rev id: ${shown}` },
+        message: `Invalid rev id: ${shown}${held}`,
+        body: { error: `Invalid rev id: ${shown}${held}` },
       });
     }
   });

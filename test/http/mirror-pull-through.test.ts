@@ -7,14 +7,17 @@ import { type MirrorFixture, pull, startMirrorFixture } from '../support/mirror-
 import { registerAndSync } from '../support/test-app.js';
 
 /**
- * Pull-through of a file that is synced but not downloaded: concurrent clients are served from
- * the one download while it runs (bytes below the durable offset the engine publishes), and a
- * download that fails (a corrupted upstream body) cuts every client's response short.
+ * Pull-through of files the hub does not hold: concurrent clients asking for a file of a repo the
+ * hub has never seen are served from the one sync and the one download while it runs (bytes below
+ * the durable offset the engine publishes), and a download that fails (a corrupted upstream body)
+ * cuts every client's response short.
  *
  * The file is 200 MiB, above the parallel threshold, so the engine fetches it over several range
  * requests (8 MiB/s each, a few seconds in all) while the clients read the contiguous prefix.
  */
 const BIG = 'org/big';
+/** A repo the hub has never seen until the clients ask for its weights. */
+const UNSEEN = 'org/unseen-big';
 const WEIGHTS = 'model.safetensors';
 const CORRUPT = 'corrupt.safetensors';
 const RANGED = 'ranged.safetensors';
@@ -26,20 +29,26 @@ const THROTTLE_BYTES_PER_SECOND = 8 * 1024 * 1024;
 let f: MirrorFixture;
 let artifactIds: Map<string, string>;
 let modelId: string;
-let bigCommit: string;
+let unseenCommit: string;
 
 beforeAll(async () => {
   f = await startMirrorFixture({}, { throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND });
-  const added = await f.hub.addRepo({
+  await f.hub.addRepo({
     id: BIG,
     files: [
       { path: 'config.json', content: '{"model_type":"big"}' },
-      { path: WEIGHTS, content: { size: SIZE, seed: 'pull-through-big' } },
       { path: CORRUPT, content: { size: 32 * 1024 * 1024, seed: 'pull-through-corrupt' } },
       { path: RANGED, content: { size: RANGED_SIZE, seed: 'pull-through-ranged' } },
     ],
   });
-  bigCommit = added.commit;
+  const unseen = await f.hub.addRepo({
+    id: UNSEEN,
+    files: [
+      { path: 'config.json', content: '{"model_type":"unseen"}' },
+      { path: WEIGHTS, content: { size: SIZE, seed: 'pull-through-big' } },
+    ],
+  });
+  unseenCommit = unseen.commit;
   const { model, artifacts } = await registerAndSync(f.t, BIG, 'Org', 'Big');
   modelId = model.id;
   artifactIds = new Map([...artifacts].map(([p, a]) => [p, a.id as string]));
@@ -89,11 +98,17 @@ function expectServedOnce(sha256: string, size: number): void {
 }
 
 describe(`pull-through streaming (${BACKEND})`, () => {
-  it('streams one download to 5 concurrent clients while it runs: same bytes, first bytes before it ends', async () => {
-    const upstream = await f.hub.fileInfo(BIG, WEIGHTS);
-    const artifactId = artifactIds.get(WEIGHTS) as string;
-    const url = `${f.base}/${BIG}/resolve/main/${WEIGHTS}`;
+  it('streams a file of a never-seen repo to 5 concurrent clients while it downloads: one sync, one download, same bytes, first bytes before it ends', async () => {
+    const upstream = await f.hub.fileInfo(UNSEEN, WEIGHTS);
+    const url = `${f.base}/${UNSEEN}/resolve/main/${WEIGHTS}`;
     const clients = await Promise.all(Array.from({ length: 5 }, () => pull(url)));
+    const models = (await f.t.request('GET', '/v1/hub/models')).body.items as any[];
+    const unseenModel = models.find((m) => m.repo_id === UNSEEN);
+    expect(unseenModel).toMatchObject({ revision: 'main', commit_sha: unseenCommit });
+    const syncs = (await f.t.request('GET', '/v1/hub/jobs?type=sync&limit=100')).body.items as any[];
+    expect(syncs.filter((j) => j.payload.repo_id === UNSEEN)).toHaveLength(1);
+    const listed = await f.t.request('GET', `/v1/hub/models/${unseenModel.id}/artifacts`);
+    const artifactId = listed.body.items.find((a: any) => a.path === WEIGHTS).id as string;
 
     for (const client of clients) {
       expect(client.error).toBeUndefined();
@@ -101,7 +116,7 @@ describe(`pull-through streaming (${BACKEND})`, () => {
       expect(client.headers.get('content-length')).toBe(String(SIZE));
       expect(client.headers.get('etag')).toBe(`"${upstream.sha256}"`);
       expect(client.headers.get('x-linked-size')).toBe(String(SIZE));
-      expect(client.headers.get('x-repo-commit')).toBe(bigCommit);
+      expect(client.headers.get('x-repo-commit')).toBe(unseenCommit);
       expect([client.bytes, client.sha256]).toEqual([SIZE, upstream.sha256]);
     }
     const completedAt = await artifactEventAt('artifact.completed', artifactId);
@@ -110,7 +125,7 @@ describe(`pull-through streaming (${BACKEND})`, () => {
     for (const client of clients) expect(client.firstChunkAt).toBeLessThan(completedAt as number);
     const firstBytes = clients.map((c) => (c.firstChunkAt as number) - c.startedAt);
     console.log(
-      `pull-through ${SIZE / 1024 / 1024} MiB, 5 clients: time to first byte ${Math.min(...firstBytes)}-${Math.max(...firstBytes)} ms, ` +
+      `pull-through of a never-seen repo, ${SIZE / 1024 / 1024} MiB at ${THROTTLE_BYTES_PER_SECOND / MiB} MiB/s per upstream connection, 5 clients: time to first byte ${Math.min(...firstBytes)}-${Math.max(...firstBytes)} ms, ` +
         `download committed after ${(completedAt as number) - started} ms`,
     );
 
@@ -125,7 +140,7 @@ describe(`pull-through streaming (${BACKEND})`, () => {
     const again = await pull(url);
     expect([again.status, again.sha256]).toEqual([200, upstream.sha256]);
     expectServedOnce(upstream.sha256, SIZE);
-  }, 30_000);
+  }, 60_000);
 
   it('a corrupted upstream body breaks every streaming client, stores nothing, and fails the artifact', async () => {
     const upstream = await f.hub.fileInfo(BIG, CORRUPT);
@@ -149,7 +164,7 @@ describe(`pull-through streaming (${BACKEND})`, () => {
     expect(blobs).not.toContain(upstream.sha256);
     const temp = await fs.readdir(path.join(f.t.storePath, 'temp'));
     expect(temp.filter((name) => name.startsWith(artifactId))).toEqual([]);
-  }, 30_000);
+  }, 60_000);
   it('serves byte ranges of a file while it downloads: 206 with exactly the slice asked for', async () => {
     const artifactId = artifactIds.get(RANGED) as string;
     const upstream = await f.hub.fileInfo(BIG, RANGED);
@@ -182,5 +197,5 @@ describe(`pull-through streaming (${BACKEND})`, () => {
     // The first megabyte reached its client while the file was still downloading.
     expect(clients[0]?.firstChunkAt).toBeLessThan(completedAt as number);
     expect(await downloadJobsOf(artifactId)).toHaveLength(1);
-  }, 30_000);
+  }, 60_000);
 });

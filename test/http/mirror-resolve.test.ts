@@ -148,6 +148,7 @@ describe(`resolve (${BACKEND})`, () => {
   });
 
   it('answers what neither it nor upstream holds as the hub does: RevisionNotFound, EntryNotFound, RepoNotFound', async () => {
+    const held = ` (this hub holds ${TINY} at main, commit ${f.commit.tiny}, and serves that one commit)`;
     for (const [rev, shown] of [
       ['refs%2Fpr%2F1', 'refs/pr/1'],
       ['refs/pr/1', 'refs/pr/1'],
@@ -158,8 +159,8 @@ describe(`resolve (${BACKEND})`, () => {
       expect(error, rev).toEqual({
         status: 404,
         code: 'RevisionNotFound',
-        message: `Invalid rev id: ${shown}`,
-        body: { error: `Invalid rev id: ${shown}` },
+        message: `Invalid rev id: ${shown}${held}`,
+        body: { error: `Invalid rev id: ${shown}${held}` },
       });
     }
 
