@@ -159,8 +159,12 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
     .command('download')
     .description('Queue a download of a synced repo, or of the files matching --include/--exclude')
     .argument('<repo_id>', 'registered repo, owner/name')
-    .option('--include <glob...>', 'only paths matching one of these globs, e.g. "*.json" "*.safetensors"')
-    .option('--exclude <glob...>', 'leave out paths matching one of these globs')
+    .option(
+      '--include <pattern>',
+      'only paths matching this pattern (repeat for more); * also matches /, "dir/" means all below dir, as in hf download',
+      collectPatterns,
+    )
+    .option('--exclude <pattern>', 'leave out paths matching this pattern (repeat for more)', collectPatterns)
     .option('--wait', 'follow the job with progress bars until it ends; exit 1 if it fails')
     .addOption(jsonOption(true))
     .action(
@@ -317,4 +321,9 @@ function parseLimit(value: string): number {
     throw new InvalidArgumentError('expected a whole number from 1 to 200');
   }
   return limit;
+}
+
+/** `--include`/`--exclude` take one pattern each and may repeat, so a repo id after them stays an argument. */
+function collectPatterns(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }

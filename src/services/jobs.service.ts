@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import picomatch from 'picomatch';
 import { newId, nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
 import {
@@ -26,6 +25,7 @@ import type {
   SyncPayload,
 } from '../tasks/job-payloads.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { pathMatcher } from './path-patterns.js';
 
 export interface JobView {
   id: string;
@@ -406,9 +406,8 @@ function selectPaths(
   include: string[] | undefined,
   exclude: string[] | undefined,
 ): Set<string> {
-  const options = { dot: true };
-  const included = include?.length ? picomatch(include, options) : () => true;
-  const excluded = exclude?.length ? picomatch(exclude, options) : () => false;
+  const included = include?.length ? pathMatcher(include) : () => true;
+  const excluded = exclude?.length ? pathMatcher(exclude) : () => false;
   return new Set(paths.filter((p) => included(p) && !excluded(p)));
 }
 

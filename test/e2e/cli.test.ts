@@ -165,7 +165,8 @@ describe('model-hub client commands against a running hub', () => {
   }, 60_000);
 
   it('prints the API JSON and NDJSON events with --json', async () => {
-    const download = await cli(['download', DEMO, '--include', '*.json', '--wait', '--json']);
+    // One pattern per --include: the repo id after it stays the argument.
+    const download = await cli(['download', '--include', '*.json', DEMO, '--wait', '--json']);
     expect(download.code).toBe(0);
     const [accepted, ...events] = lines(download.stdout).map((l) => JSON.parse(l));
     expect(accepted).toMatchObject({
