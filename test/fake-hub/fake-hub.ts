@@ -20,6 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { authCheck, modelInfo, pathsInfo, refs, tree, whoami } from './api-routes.js';
 import { contentBytes } from './content.js';
+import { handleControl } from './control-routes.js';
 import { type FileRoute, notFound, serveCdn, serveFile } from './file-routes.js';
 import { Ctx, type FaultSpec, hubHeaders, type RecordedRequest, sendError } from './http-util.js';
 import {
@@ -68,6 +69,8 @@ export interface FakeHub {
   expectedBytes(repoId: string, path: string, rev?: string): Promise<Buffer>;
   addFault(f: FaultSpec): void;
   clearFaults(): void;
+  /** The CDN's rate per response from now on (undefined: unlimited). */
+  setThrottle(bytesPerSecond: number | undefined): void;
   requests: RecordedRequest[];
   resetRequests(): void;
   close(): Promise<void>;
@@ -201,7 +204,9 @@ export async function startFakeHub(opts: FakeHubOptions = {}): Promise<FakeHub> 
     }
     const work = async () => {
       if (kind === 'cdn') return serveCdn(state, ctx);
-      return handleHub(state, ctx, rawPath.split('/').slice(1));
+      const segs = rawPath.split('/').slice(1);
+      if (segs[0] === '_control') return handleControl(state, ctx, segs);
+      return handleHub(state, ctx, segs);
     };
     work().catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
@@ -269,6 +274,9 @@ export async function startFakeHub(opts: FakeHubOptions = {}): Promise<FakeHub> 
     },
     addFault: (f) => state.addFault(f),
     clearFaults: () => state.clearFaults(),
+    setThrottle: (bytesPerSecond) => {
+      state.config.throttleBytesPerSecond = bytesPerSecond;
+    },
     resetRequests: () => {
       // Emptied in place so references to `hub.requests` stay live.
       requests.length = 0;

@@ -43,6 +43,11 @@ export class HubState {
     this.faults = [];
   }
 
+  /** The faults that still have uses left. */
+  armedFaults(): { spec: FaultSpec; remaining: number }[] {
+    return this.faults.filter((f) => f.remaining > 0).map((f) => ({ ...f }));
+  }
+
   /** Consumes one use of the first fault matching any of `paths`. */
   takeFault(paths: Iterable<string>): FaultSpec | undefined {
     const list = [...paths];
