@@ -174,9 +174,9 @@ program.parseAsync(process.argv).catch(async (error: unknown) => {
   // A ConfigError can only come from a server command, which has loaded config.js already.
   const { ConfigError } = await import('./config.js');
   if (error instanceof ConfigError) {
-    console.error(error.message);
+    console.error(`error: ${error.message}`);
     process.exit(2);
   }
-  console.error(terminalSafe(error instanceof Error ? error.message : String(error)));
+  console.error(`error: ${terminalSafe(error instanceof Error ? error.message : String(error))}`);
   process.exit(1);
 });

@@ -177,6 +177,28 @@ describe('model-hub export', () => {
     await leases.release(key, 'gc:after');
   }, 60_000);
 
+  it('says what it needs when it finds no hub, and creates nothing', async () => {
+    const nowhere = path.join(workDir, 'no-store');
+    const env = { ...t.backendEnv, MODEL_STORE_PATH: nowhere, LOG_LEVEL: 'silent' };
+    const run = await runCli(['export', REPO, path.join(workDir, 'out-a')], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: No Model Hub store at .*no-store: .*same MODEL_STORE_PATH/);
+    await expect(fs.access(nowhere)).rejects.toThrow();
+
+    // A store folder without the embedded database in it: no database is created there.
+    const empty = path.join(workDir, 'empty-store');
+    await fs.mkdir(empty);
+    const again = await runCli(['export', REPO, path.join(workDir, 'out-b')], {
+      ...env,
+      MODEL_STORE_PATH: empty,
+      DATABASE_URL: '',
+    });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^error: No Model Hub database at .*empty-store.*same MODEL_STORE_PATH/);
+    expect(await fs.readdir(empty)).toEqual([]);
+    await expect(fs.access(path.join(workDir, 'out-b'))).rejects.toThrow();
+  }, 60_000);
+
   it('refuses a revision the hub does not hold', async () => {
     const run = await exportCli([REPO, path.join(workDir, 'other'), '--revision', 'v2']);
     expect(run.code).toBe(1);
