@@ -11,12 +11,13 @@ import { VERSION } from './version.js';
  * the client commands start in a fraction of the time without it.
  */
 const serverModules = async () => {
-  const [app, config, connection, migrator, logger] = await Promise.all([
+  const [app, config, connection, migrator, logger, startup] = await Promise.all([
     import('./app.js'),
     import('./config.js'),
     import('./db/connection.js'),
     import('./db/migrator.js'),
     import('./logger.js'),
+    import('./startup-checks.js'),
   ]);
   return {
     createApp: app.createApp,
@@ -27,6 +28,8 @@ const serverModules = async () => {
     openDatabase: connection.openDatabase,
     migrateToLatest: migrator.migrateToLatest,
     createLogger: logger.createLogger,
+    assertPortFree: startup.assertPortFree,
+    explainStartFailure: startup.explainStartFailure,
   };
 };
 
@@ -40,10 +43,14 @@ program
   .command('serve')
   .description('Run the HTTP API and the job worker (WORKER=off: the API only, for distributed mode)')
   .action(async () => {
-    const { createApp, createLogger, describeDatabase, loadConfig } = await serverModules();
+    const { createApp, createLogger, describeDatabase, loadConfig, assertPortFree, explainStartFailure } =
+      await serverModules();
     const config = loadConfig(process.env);
+    await assertPortFree(config.host, config.port);
     const logger = createLogger(config.logLevel);
-    const app = await createApp(config, logger);
+    const app = await createApp(config, logger).catch((error: unknown) => {
+      throw explainStartFailure(error, config);
+    });
     await app.http.listen({ host: config.host, port: config.port });
     logger.info(
       {
@@ -61,8 +68,14 @@ program
   .command('worker')
   .description('Run only the job worker, taking jobs from the shared queue (needs REDIS_URL)')
   .action(async () => {
-    const { ConfigError, createLogger, createWorkerProcess, describeDatabase, loadConfig } =
-      await serverModules();
+    const {
+      ConfigError,
+      createLogger,
+      createWorkerProcess,
+      describeDatabase,
+      loadConfig,
+      explainStartFailure,
+    } = await serverModules();
     const config = loadConfig(process.env);
     if (config.queue.kind !== 'bullmq') {
       throw new ConfigError(
@@ -70,7 +83,9 @@ program
       );
     }
     const logger = createLogger(config.logLevel);
-    const worker = await createWorkerProcess(config, logger);
+    const worker = await createWorkerProcess(config, logger).catch((error: unknown) => {
+      throw explainStartFailure(error, config);
+    });
     logger.info(
       { storePath: config.storePath, database: describeDatabase(config.database), worker: worker.workerId },
       'model hub worker ready',

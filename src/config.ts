@@ -10,14 +10,24 @@ const EnvSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   PORT: Type.Integer({ default: 8000, minimum: 0, maximum: 65535 }),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-  HF_ENDPOINT: Type.String({ default: 'https://huggingface.co', pattern: '^https?://[^\\s]+$' }),
+  HF_ENDPOINT: Type.String({
+    default: 'https://huggingface.co',
+    pattern: '^https?://[^\\s]+$',
+    description: 'an http:// or https:// URL, such as https://huggingface.co',
+  }),
   HF_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
   MODEL_STORE_PATH: Type.String({ default: './data/model-store', minLength: 1 }),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
-  QUEUE_PREFIX: Type.String({ default: 'model-hub', pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://[^\\s]+$', description: 'a redis:// or rediss:// URL' }),
+  ),
+  QUEUE_PREFIX: Type.String({
+    default: 'model-hub',
+    pattern: '^[A-Za-z0-9_.-]{1,64}$',
+    description: "1 to 64 letters, digits, '_', '.' or '-'",
+  }),
   WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
   JOB_LEASE_MS: Type.Integer({ default: 30_000, minimum: 500, maximum: 3_600_000 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 3_600_000 }),
@@ -205,6 +215,25 @@ export class ConfigError extends Error {}
 const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false });
 const validateEnv = ajv.compile(EnvSchema);
 
+/** Variables whose values are never repeated in a message. */
+const SECRET_VARIABLES = new Set(['HF_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SECRETS_KEY']);
+
+/** What a variable must be, in words, from its schema. */
+function expectedForm(variable: string): string {
+  const schema = (EnvSchema.properties as Record<string, Record<string, unknown>>)[variable];
+  if (!schema) return 'valid';
+  if (typeof schema.description === 'string') return schema.description;
+  const choices = schema.anyOf as { const?: unknown }[] | undefined;
+  if (choices) return `one of ${choices.map((c) => String(c.const)).join(', ')}`;
+  if (schema.type === 'integer') {
+    const { minimum: min, maximum: max } = schema as { minimum?: number; maximum?: number };
+    if (min !== undefined && max !== undefined) return `a whole number from ${min} to ${max}`;
+    if (min !== undefined) return `a whole number of at least ${min}`;
+    return max !== undefined ? `a whole number of at most ${max}` : 'a whole number';
+  }
+  return 'a non-empty value';
+}
+
 export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
   const known = Object.keys(EnvSchema.properties);
   const input: Record<string, string> = {};
@@ -213,9 +242,10 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     if (value !== undefined && value !== '') input[key] = value;
   }
   if (!validateEnv(input)) {
-    const problems = (validateEnv.errors ?? []).map((e) => {
-      const variable = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? 'environment');
-      return `${variable} ${e.message ?? 'is invalid'}`;
+    const variables = new Set((validateEnv.errors ?? []).map((e) => e.instancePath.replace(/^\//, '')));
+    const problems = [...variables].map((variable) => {
+      const got = SECRET_VARIABLES.has(variable) ? '' : ` (got ${JSON.stringify(input[variable] ?? '')})`;
+      return `${variable} must be ${expectedForm(variable)}${got}`;
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }

@@ -65,6 +65,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(variable);
   });
 
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT must be a whole number from 0 to 65535 (got "eighty")'],
+    [{ MIRROR_MODE: 'cache' }, 'MIRROR_MODE must be one of pull-through, offline (got "cache")'],
+    [
+      { HF_ENDPOINT: 'ftp://x' },
+      'HF_ENDPOINT must be an http:// or https:// URL, such as https://huggingface.co (got "ftp://x")',
+    ],
+    [{ STORE_MAX_BYTES: '0' }, 'STORE_MAX_BYTES must be a whole number of at least 1 (got 0)'],
+    [{ REDIS_URL: 'http://user:pw@x' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
+  ])('says in words what %j must be (never repeating a URL that may hold a password)', (env, words) => {
+    expect(() => loadConfig(env)).toThrow(`Invalid configuration: ${words}`);
+    expect(() => loadConfig({ REDIS_URL: 'http://user:pw@x' })).not.toThrow('pw');
+  });
+
   it('selects PostgreSQL and BullMQ from their URLs, and an API-only process with WORKER=off', () => {
     const config = loadConfig({
       DATABASE_URL: 'postgres://hub:s3cret@db.internal:5432/hub',
