@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { registerClientCommands } from './client/commands.js';
 import { terminalSafe } from './client/format.js';
+import { parseRepoArgument } from './client/repo-argument.js';
 import { VERSION } from './version.js';
 
 /**
@@ -135,7 +136,7 @@ program
   .description(
     "Write a downloaded repo out of the store for runtimes (run on the hub's machine, with its MODEL_STORE_PATH and DATABASE_URL)",
   )
-  .argument('<repo_id>', 'registered repo, owner/name')
+  .argument('<repo_id>', 'registered repo, owner/name (or its huggingface.co URL)', parseRepoArgument)
   .argument('<dir>', 'where to write it (HF_HUB_CACHE for hf-cache)')
   .addOption(
     new Option('--layout <layout>', 'models--org--name/{blobs,snapshots,refs}, or the files under <dir>')

@@ -220,7 +220,7 @@ const SECRET_VARIABLES = new Set(['HF_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SECR
 
 /** What a variable must be, in words, from its schema. */
 function expectedForm(variable: string): string {
-  const schema = (EnvSchema.properties as Record<string, Record<string, unknown>>)[variable];
+  const schema = (EnvSchema.properties as unknown as Record<string, Record<string, unknown>>)[variable];
   if (!schema) return 'valid';
   if (typeof schema.description === 'string') return schema.description;
   const choices = schema.anyOf as { const?: unknown }[] | undefined;

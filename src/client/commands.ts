@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { HubApiError, HubUnreachableError, ModelHubClient } from './api-client.js';
 import { jsonLine, terminalSafe } from './format.js';
 import { type KeysBackend, registerKeysCommands } from './keys-commands.js';
+import { parseRepoArgument } from './repo-argument.js';
 import { artifactsTable, jobDetails, jobsTable, modelsTable } from './listings.js';
 import {
   createBarDisplay,
@@ -94,7 +95,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
   program
     .command('register')
     .description('Register a Hugging Face repo with the hub')
-    .argument('<repo_id>', 'upstream repo, owner/name')
+    .argument('<repo_id>', 'upstream repo, owner/name (or its huggingface.co URL)', parseRepoArgument)
     .option('--vendor <vendor>', 'vendor shown by the hub (default: the owner part of repo_id)')
     .option('--name <name>', 'name shown by the hub (default: the name part of repo_id)')
     .option('--revision <revision>', 'branch, tag or commit to mirror (default: main)')
@@ -107,18 +108,10 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
           opts: JsonOption & { vendor?: string; name?: string; revision?: string; sync?: boolean },
           command: Command,
         ) => {
-          const [owner, name, ...rest] = repoId.split('/');
-          const vendor = opts.vendor ?? (rest.length === 0 ? owner : undefined);
-          const modelName = opts.name ?? (rest.length === 0 ? name : undefined);
-          if (!vendor || !modelName) {
-            command.error(
-              `error: cannot take --vendor and --name from "${repoId}": expected owner/name, or pass both options`,
-              { exitCode: 1 },
-            );
-          }
+          const [owner = '', name = ''] = repoId.split('/');
           const request: RegisterRequest = {
-            vendor,
-            name: modelName,
+            vendor: opts.vendor ?? owner,
+            name: opts.name ?? name,
             source_repo_id: repoId,
             ...(opts.revision ? { revision: opts.revision } : {}),
             auto_sync: opts.sync === true,
@@ -142,7 +135,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
   program
     .command('sync')
     .description('Queue a sync of a registered repo (list its files, fetch its metadata)')
-    .argument('<repo_id>', 'registered repo, owner/name')
+    .argument('<repo_id>', 'registered repo, owner/name (or its huggingface.co URL)', parseRepoArgument)
     .option('--wait', 'follow the job until it ends; exit 1 if it fails')
     .addOption(jsonOption(true))
     .action(
@@ -158,7 +151,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
   program
     .command('download')
     .description('Queue a download of a synced repo, or of the files matching --include/--exclude')
-    .argument('<repo_id>', 'registered repo, owner/name')
+    .argument('<repo_id>', 'registered repo, owner/name (or its huggingface.co URL)', parseRepoArgument)
     .option(
       '--include <pattern>',
       'only paths matching this pattern (repeat for more); * also matches /, "dir/" means all below dir, as in hf download',
@@ -228,7 +221,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
   program
     .command('artifacts')
     .description("List a repo's files with their size, type, download status and sha256")
-    .argument('<repo_id>', 'registered repo, owner/name')
+    .argument('<repo_id>', 'registered repo, owner/name (or its huggingface.co URL)', parseRepoArgument)
     .addOption(jsonOption())
     .action(
       run(async (repoId: string, opts: JsonOption, command: Command) => {

@@ -103,10 +103,15 @@ describe('model-hub client commands against a running hub', () => {
     expect(first).toMatchObject({ code: 0, stderr: '' });
     expect(first.stdout).toMatch(/^Registered cli\/demo as cli\/demo \(revision main, id [0-9a-f-]{36}\)\n$/);
 
-    const again = await cli(['register', DEMO]);
+    // The page URL copied from the browser names the same repo.
+    const again = await cli(['register', `https://huggingface.co/${DEMO}/tree/main`]);
     expect(again.code).toBe(1);
     expect(again.stdout).toBe('');
     expect(again.stderr).toMatch(/^error: .*cli\/demo.* \(REPO_ALREADY_REGISTERED\)\n$/);
+
+    const unclear = await cli(['register', 'gpt2']);
+    expect(unclear.code).toBe(1);
+    expect(unclear.stderr).toMatch(/^error: .*expected a repo id such as .* \(owner\/name\) or its page URL, got "gpt2"/);
   }, 60_000);
 
   it('syncs with --wait: the job id, then the summary, exit 0', async () => {
