@@ -1,6 +1,6 @@
 /** The fake hub as a program (`npm run fake-hub -- --help`): see README.md beside this file. */
 import { parseArgs } from 'node:util';
-import { addDemoRepos, addManyFilesRepo } from './demo.js';
+import { addDemoRepos, addManyFilesRepo, addSmallFilesRepo } from './demo.js';
 import { startFakeHub } from './fake-hub.js';
 
 const USAGE = `Usage: npm run fake-hub -- [options]
@@ -12,7 +12,8 @@ Options:
   --port N                        hub port (default 9000; 0 picks a free one)
   --cdn-port N                    port of the CDN that serves LFS files (default: port + 1; 0 picks a free one)
   --big-size-mib N                size of the demo's big weight file in MiB (default 64)
-  --many-files N                  also serve demo/many-files with N small files (default 0: none)
+  --many-files N                  also serve bench/many-files: N tiny LFS files (default 0: none)
+  --small-files N                 also serve bench/small-files: N plain-git files of 200-1,200 bytes (default 0)
   --throttle-bytes-per-second N   CDN rate per response (default 0: unlimited)
   -h, --help                      show this help
 
@@ -39,6 +40,7 @@ try {
       'cdn-port': { type: 'string' },
       'big-size-mib': { type: 'string', default: '64' },
       'many-files': { type: 'string', default: '0' },
+      'small-files': { type: 'string', default: '0' },
       'throttle-bytes-per-second': { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -60,6 +62,7 @@ const cdnPort =
     : wholeNumber('cdn-port', values['cdn-port'] as string, 65535);
 const bigMiB = wholeNumber('big-size-mib', values['big-size-mib'] as string);
 const manyFiles = wholeNumber('many-files', values['many-files'] as string);
+const smallFiles = wholeNumber('small-files', values['small-files'] as string);
 const throttle = wholeNumber('throttle-bytes-per-second', values['throttle-bytes-per-second'] as string);
 
 const hub = await startFakeHub({
@@ -73,6 +76,7 @@ const hub = await startFakeHub({
 });
 await addDemoRepos(hub, { bigSizeBytes: Math.round(bigMiB * 1024 * 1024) });
 if (manyFiles > 0) await addManyFilesRepo(hub, manyFiles);
+if (smallFiles > 0) await addSmallFilesRepo(hub, smallFiles);
 process.stdout.write(`fake hub listening on ${hub.url}\n`);
 process.stderr.write(`cdn on ${hub.cdnUrl}; token ${hub.token}; state at ${hub.url}/_control\n`);
 

@@ -94,3 +94,26 @@ export async function addManyFilesRepo(
   const { commit } = await hub.addRepo({ id: MANY_FILES_REPO, files });
   return { repo: MANY_FILES_REPO, commit };
 }
+
+export const SMALL_FILES_REPO = 'bench/small-files';
+
+/**
+ * A repo of `count` small plain-git files (200–1,200 bytes, distinct contents) in 100 folders, like
+ * a tokenizer or config-heavy repo: what the official client fetches one request per file.
+ */
+export async function addSmallFilesRepo(
+  hub: FakeHub,
+  count: number,
+): Promise<{ repo: string; commit: string }> {
+  const files = Array.from({ length: count }, (_, i) => {
+    const size = 200 + ((i * 7919) % 1001);
+    const line = `{"file": ${i}, "pad": "`;
+    return {
+      path: `configs/${String(i % 100).padStart(3, '0')}/config-${String(i).padStart(5, '0')}.json`,
+      content: `${line}${'x'.repeat(Math.max(0, size - line.length - 3))}"}\n`,
+      lfs: false,
+    };
+  });
+  const { commit } = await hub.addRepo({ id: SMALL_FILES_REPO, files });
+  return { repo: SMALL_FILES_REPO, commit };
+}
