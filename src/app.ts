@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { nowIso } from './clock.js';
@@ -23,7 +23,6 @@ import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 import { buildOpsServer } from './http/ops-server.js';
 import { buildHttpServer } from './http/server.js';
 import { isLoopbackHost } from './loopback.js';
-import { BullQueue } from './queue/bullmq-queue.js';
 import type { JobQueue } from './queue/job-queue.js';
 import { LocalQueue } from './queue/local-queue.js';
 import { ApiKeysService } from './services/api-keys.service.js';
@@ -246,7 +245,8 @@ async function createRuntime(
       : logger.error({ err: error, jobId }, 'job handler crashed');
   const queue: JobQueue =
     redis && config.queue.kind === 'bullmq'
-      ? new BullQueue({
+      ? // Loaded only in distributed mode, like ioredis: the embedded default never pays for them.
+        new (await import('./queue/bullmq-queue.js')).BullQueue({
           connection: redis,
           prefix: config.queue.prefix,
           concurrency: config.workerConcurrency,
@@ -420,7 +420,8 @@ function reportSecrets(report: SecretsReport, logger: Logger): void {
 
 /** Fails start with a clear message instead of queueing commands for a Redis that is not there. */
 async function connectRedis(url: string, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+  const { Redis: RedisClient } = await import('ioredis');
+  const redis = new RedisClient(url, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on('error', (error: Error) => logger.warn({ err: error }, 'redis connection error'));
   try {
     await redis.connect();

@@ -1,10 +1,14 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
+import type SqliteDatabase from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import type { Database } from './schema.js';
+
+// Each deployment loads only its own driver (both are CommonJS): the other one would only cost memory.
+const requireDriver = createRequire(import.meta.url);
 
 export type Db = Kysely<Database>;
 
@@ -20,12 +24,13 @@ export function openDatabase(
   onConnectionError: (error: Error) => void = () => {},
 ): Db {
   if (config.dialect === 'postgres') {
-    const pool = new pg.Pool({
+    const { Pool, types } = requireDriver('pg') as typeof pg;
+    const pool = new Pool({
       connectionString: config.url,
       max: config.poolSize,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+          oid === INT8_OID ? Number : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
       },
     });
     // An idle connection the server drops (restart, failover) must not take the process down; the
@@ -38,7 +43,8 @@ export function openDatabase(
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
   }
   fs.mkdirSync(path.dirname(config.filename), { recursive: true });
-  const sqlite = new SqliteDatabase(config.filename);
+  const Sqlite = requireDriver('better-sqlite3') as typeof SqliteDatabase;
+  const sqlite = new Sqlite(config.filename);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
