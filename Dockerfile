@@ -10,6 +10,9 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The admin UI (built into dist/ui by the same `npm run build`).
+COPY ui ./ui
+COPY scripts ./scripts
 # `npm ci` also builds (the `prepare` script), so the sources are copied first.
 RUN npm ci && npm prune --omit=dev
 

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { defineConfig, type TestProjectInlineConfiguration, type ViteUserConfig } from 'vitest/config';
+import { browserUnavailable } from './test/support/chromium.js';
 import { pythonClientUnavailable } from './test/support/python-client.js';
 
 /**
@@ -8,7 +9,8 @@ import { pythonClientUnavailable } from './test/support/python-client.js';
  * (MODEL_HUB_TEST_BACKEND=distributed, read by test/support/backend.ts). Without both servers the
  * distributed project is left out with one line saying so, unless MODEL_HUB_REQUIRE_DISTRIBUTED=1
  * (CI), which makes it an error. The same goes for the official Python client's suite without python3
- * or its wheel (MODEL_HUB_REQUIRE_PYTHON_CLIENT=1).
+ * or its wheel (MODEL_HUB_REQUIRE_PYTHON_CLIENT=1), and for the admin UI's browser tests without
+ * /usr/bin/chromium (MODEL_HUB_REQUIRE_BROWSER=1).
  */
 const INTEGRATION = [
   'test/app-recovery.test.ts',
@@ -20,9 +22,12 @@ const INTEGRATION = [
   'test/e2e/cli.test.ts',
   'test/e2e/export.test.ts',
   'test/e2e/keys-cli.test.ts',
+  'test/e2e/job-control-cli.test.ts',
   'test/distributed/**/*.test.ts',
+  'test/ui/**/*.test.ts',
 ];
 const PYTHON_CLIENT = 'test/http/mirror-python.test.ts';
+const BROWSER = 'test/ui/**';
 
 /** vitest evaluates this config once for the root and once per project: each line is printed once. */
 const shared = globalThis as { modelHubConfigLines?: Set<string> };
@@ -66,7 +71,13 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
     if (process.env.MODEL_HUB_REQUIRE_PYTHON_CLIENT === '1') throw new Error(line);
     warnOnce(line);
   }
-  const withoutPython = pythonMissing ? [PYTHON_CLIENT] : [];
+  const browserMissing = browserUnavailable();
+  if (browserMissing) {
+    const line = `The admin UI browser suite did not run: ${browserMissing}.`;
+    if (process.env.MODEL_HUB_REQUIRE_BROWSER === '1') throw new Error(line);
+    warnOnce(line);
+  }
+  const unavailable = [...(pythonMissing ? [PYTHON_CLIENT] : []), ...(browserMissing ? [BROWSER] : [])];
   return {
     test: {
       testTimeout: 30_000,
@@ -81,7 +92,7 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
           test: {
             name: 'embedded',
             include: ['test/**/*.test.ts'],
-            exclude: ['test/distributed/**', ...withoutPython],
+            exclude: ['test/distributed/**', ...unavailable],
           },
         },
         ...(distributed
@@ -91,7 +102,7 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
                 test: {
                   name: 'distributed',
                   include: INTEGRATION,
-                  ...(pythonMissing ? { exclude: withoutPython } : {}),
+                  ...(unavailable.length > 0 ? { exclude: unavailable } : {}),
                   env: { MODEL_HUB_TEST_BACKEND: 'distributed' },
                 },
               },

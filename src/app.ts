@@ -27,6 +27,7 @@ import type { JobQueue } from './queue/job-queue.js';
 import { LocalQueue } from './queue/local-queue.js';
 import { ApiKeysService } from './services/api-keys.service.js';
 import { EventsService } from './services/events.service.js';
+import { JobCancelService } from './services/job-cancel.service.js';
 import { JobsService } from './services/jobs.service.js';
 import { MirrorService } from './services/mirror.service.js';
 import { MirrorPullThrough } from './services/mirror-pull-through.js';
@@ -94,6 +95,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     registry,
     mirror: new MirrorService(runtime.models, runtime.artifacts, runtime.store, pullThrough),
     jobs: runtime.jobsService,
+    jobCancel: runtime.jobCancel,
     webhooks: runtime.webhooks,
     storage: new StorageService(runtime.models, runtime.artifacts, runtime.store, config.storeMaxBytes),
     events: new EventsService(new EventsRepository(runtime.db), new JobsRepository(runtime.db), runtime.bus),
@@ -256,6 +258,7 @@ async function createRuntime(
       : new LocalQueue(config.workerConcurrency, onJobError);
   const importRoots = new ImportRoots(config.importRoots);
   const jobsService = new JobsService(jobs, models, artifacts, queue, eventLog, importRoots);
+  const jobCancel = new JobCancelService(jobs, queue, eventLog, bus);
   const readiness = new ReadinessService({
     database: () => pingDatabase(db),
     queue: () => queue.ping(),
@@ -278,6 +281,8 @@ async function createRuntime(
     const at = nowIso();
     const interruptedArtifacts = await artifacts.resetInterrupted(at);
     const interruptedJobs = await jobs.requeueRunning(at);
+    // Jobs whose cancel was asked for before the crash end cancelled rather than run again.
+    await reaper.endCancelled(at);
     const unfinished = await jobs.listUnfinished();
     if (unfinished.length > 0) {
       logger.info(
@@ -320,6 +325,11 @@ async function createRuntime(
       logger,
     );
     leases.start();
+    // A cancel asked for on any API process reaches the handler running the job here (Redis pub/sub
+    // in distributed mode); the heartbeat catches a signal that got lost.
+    bus.subscribe((event) => {
+      if (event.type === 'job.cancel_requested' && event.job_id !== null) leases.cancel(event.job_id);
+    });
     queue.start(
       createJobRunner({
         jobs,
@@ -359,6 +369,7 @@ async function createRuntime(
     models,
     artifacts,
     jobsService,
+    jobCancel,
     leases,
     bus,
     /** The upstream client (the mirror's pull-through asks it whether a repo exists). */

@@ -158,6 +158,14 @@ export class ModelHubClient {
     return this.request('GET', `/v1/hub/jobs/${encodeURIComponent(jobId)}`);
   }
 
+  cancelJob(jobId: string): Promise<JobWire> {
+    return this.request('POST', `/v1/hub/jobs/${encodeURIComponent(jobId)}/cancel`);
+  }
+
+  retryJob(jobId: string): Promise<JobAcceptedWire> {
+    return this.request('POST', `/v1/hub/jobs/${encodeURIComponent(jobId)}/retry`);
+  }
+
   jobEventsUrl(jobId: string): URL {
     return this.url(`/v1/hub/jobs/${encodeURIComponent(jobId)}/events`);
   }

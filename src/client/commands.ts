@@ -3,7 +3,6 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { HubApiError, HubUnreachableError, ModelHubClient } from './api-client.js';
 import { jsonLine, terminalSafe } from './format.js';
 import { type KeysBackend, registerKeysCommands } from './keys-commands.js';
-import { parseRepoArgument } from './repo-argument.js';
 import { artifactsTable, jobDetails, jobsTable, modelsTable } from './listings.js';
 import {
   createBarDisplay,
@@ -12,6 +11,7 @@ import {
   type ProgressDisplay,
   type TerminalStream,
 } from './progress-display.js';
+import { parseRepoArgument } from './repo-argument.js';
 import { watchJob } from './watch-job.js';
 import type { RegisterRequest } from './wire.js';
 
@@ -243,6 +243,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
         'running',
         'completed',
         'failed',
+        'cancelled',
       ]),
     )
     .addOption(
@@ -272,7 +273,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
   program
     .command('job')
     .description('Show one job: status, progress, result and its timestamped logs')
-    .argument('<job_id>', 'job id (a UUID, as sync/download print it)')
+    .argument('<job_id>', 'job id (a UUID, as sync/download print it)', parseJobId)
     .addOption(jsonOption())
     .action(
       run(async (jobId: string, opts: JsonOption, command: Command) => {
@@ -288,12 +289,50 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
     .description(
       'Follow a job live until it ends (bars on a terminal, plain lines otherwise); exit 1 if it fails',
     )
-    .argument('<job_id>', 'job id (a UUID, as sync/download print it)')
+    .argument('<job_id>', 'job id (a UUID, as sync/download print it)', parseJobId)
     .addOption(new Option('--json', 'print every event as one JSON line (NDJSON)'))
     .action(
       run(async (jobId: string, opts: JsonOption, command: Command) =>
         watch(clientFor(command), jobId, opts.json === true),
       ),
+    );
+
+  program
+    .command('cancel')
+    .description(
+      'Cancel a pending or running job (a running download stops, its partial files kept for a retry)',
+    )
+    .argument('<job_id>', 'job id (a UUID, as sync/download print it)', parseJobId)
+    .addOption(jsonOption())
+    .action(
+      run(async (jobId: string, opts: JsonOption, command: Command) => {
+        const job = await clientFor(command).cancelJob(jobId);
+        if (opts.json) printJson(job);
+        else if (job.status === 'cancelled') out(`Cancelled job ${job.id}`);
+        else
+          out(
+            `Cancel of job ${job.id} requested; it is still ${job.status} until its worker stops it (follow it with: model-hub watch ${job.id})`,
+          );
+        return 0;
+      }),
+    );
+
+  program
+    .command('retry')
+    .description(
+      'Queue a new job for what a failed or cancelled job did not complete (a download resumes its partial files)',
+    )
+    .argument('<job_id>', 'job id (a UUID, as sync/download print it)', parseJobId)
+    .option('--wait', 'follow the new job until it ends; exit 1 if it fails')
+    .addOption(jsonOption(true))
+    .action(
+      run(async (jobId: string, opts: JsonOption & { wait?: boolean }, command: Command) => {
+        const client = clientFor(command);
+        const accepted = await client.retryJob(jobId);
+        if (opts.json) printJson(accepted);
+        else out(terminalSafe(`${accepted.message}: ${accepted.job_id}`));
+        return opts.wait ? watch(client, accepted.job_id, opts.json === true) : 0;
+      }),
     );
 
   registerKeysCommands(program, {
@@ -306,6 +345,16 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
     },
     run,
   });
+}
+
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A job id is a UUID: anything else is a usage mistake, told before the hub is asked. */
+export function parseJobId(value: string): string {
+  if (!JOB_ID.test(value)) {
+    throw new InvalidArgumentError('expected a job id (a UUID such as 737f0b42-d9dd-439e-b092-1dc0968f387c)');
+  }
+  return value.toLowerCase();
 }
 
 function parseLimit(value: string): number {

@@ -1,60 +1,14 @@
 /** Text helpers for the CLI's human output: sizes, durations, times, tables, bars. */
 
-const BYTE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-/** Binary units, one decimal: `512 B`, `1.5 KiB`, `8.0 MiB`. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes <= 0) return '0 B';
-  if (bytes < 1024) return `${Math.round(bytes)} B`;
-  let value = bytes;
-  let unit = 'B';
-  for (const next of BYTE_UNITS) {
-    // Stop where one decimal would not round up to "1024.0".
-    if (value < 1023.95) break;
-    value /= 1024;
-    unit = next;
-  }
-  return `${value.toFixed(1)} ${unit}`;
-}
-
-export function formatRate(bytesPerSecond: number): string {
-  return `${formatBytes(bytesPerSecond)}/s`;
-}
-
-/** `0.4 s`, `42 s`, `3m05s`, `2h07m`. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  if (seconds < 10) return `${seconds.toFixed(1)} s`;
-  const whole = Math.round(seconds);
-  if (whole < 60) return `${whole} s`;
-  const minutes = Math.floor(whole / 60);
-  if (minutes < 60) return `${minutes}m${String(whole % 60).padStart(2, '0')}s`;
-  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-/** Seconds between two ISO timestamps, or null when either is missing or unparsable. */
-export function secondsBetween(fromIso: string | null, toIso: string | null): number | null {
-  if (fromIso === null || toIso === null) return null;
-  const ms = Date.parse(toIso) - Date.parse(fromIso);
-  return Number.isFinite(ms) ? Math.max(0, ms) / 1000 : null;
-}
-
-/** `2025-01-02T10:03:04.123Z` → `2025-01-02 10:03:04Z`; anything else unchanged. */
-export function formatTimestamp(iso: string | null): string {
-  if (iso === null) return '-';
-  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$/.exec(iso);
-  return match ? `${match[1]} ${match[2]}Z` : iso;
-}
-
-/** Whole percent, rounded down so 100% means done; null when the total is unknown. */
-export function percentOf(done: number, total: number): number | null {
-  if (total <= 0) return null;
-  return Math.min(100, Math.floor((done / total) * 100));
-}
-
-export function shortHash(hash: string | null, length = 12): string {
-  return hash === null ? '-' : hash.slice(0, length);
-}
+export {
+  formatBytes,
+  formatDuration,
+  formatRate,
+  formatTimestamp,
+  percentOf,
+  secondsBetween,
+  shortHash,
+} from '../format/units.js';
 
 /** Keeps the end of a path, which names the file: `…/text_encoder/model.safetensors`. */
 export function truncateStart(text: string, width: number): string {

@@ -97,10 +97,15 @@ export function stateFromJob(job: JobWire): WatchState {
 }
 
 export function isFinished(state: WatchState): boolean {
-  return state.status === 'completed' || state.status === 'failed';
+  return isEnded(state.status);
 }
 
-/** 0 for a completed job, 1 for anything else (failed, or watching stopped before the end). */
+/** Whether a job in `status` has ended (completed, failed or cancelled). */
+export function isEnded(status: JobStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}
+
+/** 0 for a completed job, 1 for anything else (failed, cancelled, or watching stopped before the end). */
 export function exitCodeFor(state: WatchState): number {
   return state.status === 'completed' ? 0 : 1;
 }
@@ -127,7 +132,7 @@ export function reduceJobEvent(state: WatchState, event: HubEvent): WatchState {
  * before its hub recorded events). A no-op unless the job is finished and the state is not.
  */
 export function finishFromJob(state: WatchState, job: JobWire): WatchState {
-  if (isFinished(state) || (job.status !== 'completed' && job.status !== 'failed')) return state;
+  if (isFinished(state) || !isEnded(job.status)) return state;
   const ended: WatchState = {
     ...(job.progress ? applySnapshot(state, job.progress) : state),
     notices: [],
@@ -185,10 +190,12 @@ function applyEvent(state: WatchState, event: HubEvent): WatchState {
     }
     case 'job.completed':
     case 'job.failed':
+    case 'job.cancelled':
       return applyResultCounts({
         ...state,
         jobType: event.data.type,
-        status: event.type === 'job.completed' ? 'completed' : 'failed',
+        status:
+          event.type === 'job.completed' ? 'completed' : event.type === 'job.failed' ? 'failed' : 'cancelled',
         finishedAt: event.at,
         error: event.type === 'job.failed' ? event.data.error : null,
         result: event.data.result ?? null,

@@ -74,6 +74,12 @@ export function jobDetails(job: JobWire): string {
     ['Attempts', String(job.attempts)],
   ];
   if (job.worker) rows.push(['Worker', job.worker]);
+  if (job.retry_of) rows.push(['Retry of', job.retry_of]);
+  if (job.cancel_requested_at && job.status === 'running')
+    rows.push([
+      'Cancel',
+      `requested at ${formatTimestamp(job.cancel_requested_at)}; waiting for its worker to stop`,
+    ]);
   if (job.progress) {
     const p = job.progress;
     const percent = percentOf(p.bytes_done, p.bytes_total);

@@ -1,7 +1,14 @@
 import type { ModelHubClient } from './api-client.js';
 import { formatDuration, jsonLine, terminalSafe } from './format.js';
 import { openEventStream } from './job-events.js';
-import { exitCodeFor, finishFromJob, isFinished, reduceJobEvent, stateFromJob } from './job-watch.js';
+import {
+  exitCodeFor,
+  finishFromJob,
+  isEnded,
+  isFinished,
+  reduceJobEvent,
+  stateFromJob,
+} from './job-watch.js';
 import type { ProgressDisplay } from './progress-display.js';
 
 export interface WatchJobOptions {
@@ -33,7 +40,7 @@ export async function watchJob(options: WatchJobOptions): Promise<number> {
   const job = await client.getJob(jobId);
   let state = stateFromJob(job);
   display.update(state);
-  const endedBeforeWatch = job.status === 'completed' || job.status === 'failed';
+  const endedBeforeWatch = isEnded(job.status);
   const reconnectTimeoutMs = options.reconnectTimeoutMs ?? 60_000;
   const eventsUrl = client.jobEventsUrl(jobId);
 
@@ -57,6 +64,7 @@ export async function watchJob(options: WatchJobOptions): Promise<number> {
       display.finish(state);
       if (state.status === 'failed')
         options.err(`error: ${terminalSafe(state.error ?? `job ${jobId} failed`)}`);
+      if (state.status === 'cancelled') options.err(`error: job ${jobId} was cancelled`);
       settle(exitCodeFor(state));
     };
     const giveUp = (message: string) => {

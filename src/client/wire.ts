@@ -4,7 +4,7 @@
  * that speaks this contract, not only the server built from the same tree.
  */
 export type JobType = 'sync' | 'download' | 'scan' | 'gc' | 'import';
-export type JobStatus = 'pending' | 'running' | 'completed' | 'failed';
+export type JobStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 export interface ApiErrorBody {
   error: { code: string; message: string; request_id?: string };
@@ -93,6 +93,10 @@ export interface JobSummaryWire {
   worker: string | null;
   /** Sent by hubs that track progress; absent on older ones. */
   progress?: ProgressWire | null;
+  /** The job this one retries; absent on hubs without retry. */
+  retry_of?: string | null;
+  /** When a cancel was asked for; absent on hubs without cancel. */
+  cancel_requested_at?: string | null;
   created_at: string;
   updated_at: string;
   started_at: string | null;
@@ -175,6 +179,7 @@ export const HUB_EVENT_TYPES = [
   'job.progress',
   'job.completed',
   'job.failed',
+  'job.cancelled',
   'artifact.completed',
   'artifact.failed',
   'model.synced',
@@ -197,6 +202,7 @@ export type HubEvent =
   | EventEnvelope<'job.progress', ProgressWire & { status: JobStatus; takeover?: TakeoverWire }>
   | EventEnvelope<'job.completed', { type: JobType; result: unknown }>
   | EventEnvelope<'job.failed', { type: JobType; error: string; result: unknown }>
+  | EventEnvelope<'job.cancelled', { type: JobType; stopped_by?: string; result: unknown }>
   | EventEnvelope<
       'artifact.completed',
       {

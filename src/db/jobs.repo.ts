@@ -18,6 +18,7 @@ export interface NewJob {
   dedupKey?: string | null;
   idempotencyKey?: string | null;
   requestFingerprint?: string | null;
+  retryOf?: string | null;
 }
 
 /** Who holds a running job: the worker, and which of its claims (`attempts` after that claim). */
@@ -36,6 +37,12 @@ export interface ReclaimedJob {
   /** When that worker's lease lapsed; null for a running job that had no lease. */
   leaseExpiredAt: string | null;
 }
+
+/** What a heartbeat found: the lease renewed, renewed with a cancel asked for, or gone. */
+export type LeaseRenewal = 'renewed' | 'cancel-requested' | 'lost';
+
+/** A job ended `cancelled`, as its `job.cancelled` event needs it. */
+export type CancelledJob = Pick<JobRow, 'id' | 'type' | 'payload'>;
 
 /** A job to offer to the queue, with its claims so far (see `JobQueue.enqueue`). */
 export interface QueueOffer {
@@ -157,6 +164,8 @@ export class JobsRepository {
           .end(),
       }))
       .where('id', '=', id)
+      // A job whose cancel was asked for is never run again (see endCancelRequested).
+      .where('cancelRequestedAt', 'is', null)
       .where((eb) =>
         eb.or([
           eb('status', '=', 'pending'),
@@ -168,19 +177,70 @@ export class JobsRepository {
   }
 
   /**
-   * The heartbeat of one running handler: pushes out its job's lease. False when the lease is gone
-   * (reaped, or claimed again: `attempt` tells two claims by the same worker apart).
+   * The heartbeat of one running handler: pushes out its job's lease. `lost` when the lease is gone
+   * (reaped, or claimed again: `attempt` tells two claims by the same worker apart);
+   * `cancel-requested` when a cancel was asked for (the handler stops even if the signal on the event
+   * bus did not reach it).
    */
-  async renewLease(id: string, lease: JobLeaseHolder, until: string): Promise<boolean> {
-    const result = await this.db
+  async renewLease(id: string, lease: JobLeaseHolder, until: string): Promise<LeaseRenewal> {
+    const row = await this.db
       .updateTable('jobs')
       .set({ leaseExpiresAt: until })
       .where('id', '=', id)
       .where('leaseOwner', '=', lease.owner)
       .where('attempts', '=', lease.attempt)
       .where('status', '=', 'running')
+      .returning('cancelRequestedAt')
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    if (!row) return 'lost';
+    return row.cancelRequestedAt === null ? 'renewed' : 'cancel-requested';
+  }
+
+  /** A pending job ends `cancelled` at once; undefined when it is not pending (any more). */
+  async cancelPending(id: string, at: string): Promise<JobRow | undefined> {
+    return this.db
+      .updateTable('jobs')
+      .set({ status: 'cancelled', finishedAt: at, updatedAt: at, leaseOwner: null, leaseExpiresAt: null })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /**
+   * Marks a running job's cancel as asked for (the first ask's time is kept); undefined when it is not
+   * running (any more). Its worker ends it, or `endCancelRequested` once no live worker holds it.
+   */
+  async requestCancel(id: string, at: string): Promise<JobRow | undefined> {
+    return this.db
+      .updateTable('jobs')
+      .set((eb) => ({ cancelRequestedAt: eb.fn.coalesce('cancelRequestedAt', eb.val(at)), updatedAt: at }))
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /**
+   * Jobs whose cancel was asked for and that no live worker holds (its lease lapsed, it died, or it
+   * handed the job back) end `cancelled` instead of running again; only `id` with one. Returns them.
+   */
+  async endCancelRequested(at: string, id?: string): Promise<CancelledJob[]> {
+    let query = this.db
+      .updateTable('jobs')
+      .set({ status: 'cancelled', finishedAt: at, updatedAt: at, leaseOwner: null, leaseExpiresAt: null })
+      .where('cancelRequestedAt', 'is not', null)
+      .where((eb) =>
+        eb.or([
+          eb('status', '=', 'pending'),
+          eb.and([
+            eb('status', '=', 'running'),
+            eb.or([eb('leaseExpiresAt', 'is', null), eb('leaseExpiresAt', '<', at)]),
+          ]),
+        ]),
+      );
+    if (id !== undefined) query = query.where('id', '=', id);
+    return query.returning(['id', 'type', 'payload']).execute();
   }
 
   /**
@@ -192,6 +252,8 @@ export class JobsRepository {
     const lapsed = (eb: ExpressionBuilder<Database, 'jobs'>) =>
       eb.and([
         eb('status', '=', 'running'),
+        // Those end cancelled instead (endCancelRequested).
+        eb('cancelRequestedAt', 'is', null),
         eb.or([eb('leaseExpiresAt', 'is', null), eb('leaseExpiresAt', '<', at)]),
       ]);
     const candidates = await this.db
@@ -282,7 +344,7 @@ export class JobsRepository {
   async finish(
     id: string,
     outcome: {
-      status: 'completed' | 'failed';
+      status: 'completed' | 'failed' | 'cancelled';
       result?: string;
       error?: string;
       progress?: string;

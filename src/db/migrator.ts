@@ -7,6 +7,7 @@ import { apiKeys } from './migrations/0005-api-keys.js';
 import { boundedJobLogs } from './migrations/0006-bounded-job-logs.js';
 import { jobDedup } from './migrations/0007-job-dedup.js';
 import { jobTakeover } from './migrations/0008-job-takeover.js';
+import { jobControl } from './migrations/0009-job-control.js';
 import type { Database } from './schema.js';
 
 /** The one migration list, for every dialect. Append; never edit a migration that has shipped. */
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0006-bounded-job-logs': boundedJobLogs,
   '0007-job-dedup': jobDedup,
   '0008-job-takeover': jobTakeover,
+  '0009-job-control': jobControl,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -9,7 +9,7 @@ export type ModelStatus = 'registered' | 'syncing' | 'synced' | 'error';
 export type FileType = 'model' | 'config' | 'tokenizer' | 'other';
 export type DownloadStatus = 'pending' | 'downloading' | 'completed' | 'failed';
 export type JobType = 'sync' | 'download' | 'scan' | 'gc' | 'import';
-export type JobStatus = 'pending' | 'running' | 'completed' | 'failed';
+export type JobStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 export interface ModelReposTable {
   id: string;
@@ -79,6 +79,13 @@ export interface JobsTable {
   idempotencyKey: ColumnType<string | null, string | null | undefined, string | null>;
   /** sha256 of that request (method, path, canonical body): the same key with another request is refused. */
   requestFingerprint: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The failed or cancelled job this one retries (`POST /v1/hub/jobs/{id}/retry`); null otherwise. */
+  retryOf: ColumnType<string | null, string | null | undefined, string | null>;
+  /**
+   * When a cancel of the running job was asked for. Its worker stops the handler and ends the job
+   * `cancelled`; a job so marked is never claimed again, and the reaper ends it once no live worker holds it.
+   */
+  cancelRequestedAt: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface LeasesTable {
@@ -100,11 +107,14 @@ export type EventType =
   | 'job.progress'
   | 'job.completed'
   | 'job.failed'
+  | 'job.cancelled'
   | 'artifact.completed'
   | 'artifact.failed'
   | 'model.synced'
   /** Transient, on the event bus only (never stored or streamed): see events/artifact-progress.ts. */
-  | 'artifact.progress';
+  | 'artifact.progress'
+  /** Transient, on the event bus only: asks the worker running the job to stop it (see tasks/worker-leases.ts). */
+  | 'job.cancel_requested';
 
 /** The durable event log; `seq` is the id an SSE client resumes from. */
 export interface EventsTable {

@@ -16,7 +16,7 @@ export interface HubInstrumentation {
   upstreamRetry(): void;
   integrityFailure(kind: IntegrityKind): void;
   downloadCompleted(download: CompletedDownload): void;
-  jobFinished(type: string, status: 'completed' | 'failed', seconds: number): void;
+  jobFinished(type: string, status: 'completed' | 'failed' | 'cancelled', seconds: number): void;
   webhookDelivery(outcome: WebhookOutcome): void;
 }
 
@@ -69,10 +69,13 @@ const JOB_TYPES = Object.keys({ sync: 0, download: 0, scan: 0, gc: 0, import: 0 
   JobType,
   0
 >) as JobType[];
-const JOB_STATUSES = Object.keys({ pending: 0, running: 0, completed: 0, failed: 0 } satisfies Record<
-  JobStatus,
-  0
->) as JobStatus[];
+const JOB_STATUSES = Object.keys({
+  pending: 0,
+  running: 0,
+  completed: 0,
+  failed: 0,
+  cancelled: 0,
+} satisfies Record<JobStatus, 0>) as JobStatus[];
 const INTEGRITY_KINDS: readonly IntegrityKind[] = ['sha256', 'git-sha1', 'size'];
 const DOWNLOAD_SOURCES: readonly DownloadSource[] = ['downloaded', 'deduplicated', 'present', 'imported'];
 const WEBHOOK_OUTCOMES: readonly WebhookOutcome[] = ['succeeded', 'retry', 'dead'];
@@ -225,7 +228,7 @@ export class HubMetrics implements HubInstrumentation {
     if (seconds > 0) this.downloadThroughput.observe(bytes / seconds);
   }
 
-  jobFinished(type: string, status: 'completed' | 'failed', seconds: number): void {
+  jobFinished(type: string, status: 'completed' | 'failed' | 'cancelled', seconds: number): void {
     this.jobsFinished.inc({ type, status });
     this.jobDuration.observe({ type }, seconds);
   }

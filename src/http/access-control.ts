@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { Bindings, ChildLoggerOptions } from 'pino';
 import { Forbidden, Unauthorized } from '../errors.js';
 import { hostOfHeader, isLoopbackHost } from '../loopback.js';
 import { type ApiKeysService, scopeAllows } from '../services/api-keys.service.js';
@@ -13,6 +14,8 @@ import type { RequestAuth, RouteScope, ScopedRoute } from './route-scope.js';
  * - no key yet, `AUTH=auto`: served only while the hub listens on loopback, and only to requests
  *   whose `Host` is a loopback name (a web page on another origin cannot rebind a name to 127.0.0.1
  *   and drive the API from a browser).
+ * The event streams also take the key as `?access_token=` (a browser's EventSource cannot send
+ * headers); request logs show every URL with that value redacted (`keepKeysOutOfRequestLogs`).
  * The presented key never reaches a log line: denials log the reason and, for a known key, its prefix.
  */
 export interface AccessControlOptions {
@@ -69,7 +72,7 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
       return OPEN;
     }
 
-    const presented = bearerToken(request.headers.authorization);
+    const presented = bearerToken(request.headers.authorization) ?? queryToken(request);
     if (presented === undefined) {
       deny(request, 'no key', 'This request needs an API key: send "Authorization: Bearer <key>"');
     }
@@ -100,6 +103,42 @@ function bearerToken(header: string | undefined): string | undefined {
   const match = header ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
   const token = match?.[1];
   return token?.startsWith('hf_mh_') ? token.slice('hf_'.length) : token;
+}
+
+/** `?access_token=<key>`, read only on routes that declare `keyInQuery` (the event streams). */
+function queryToken(request: FastifyRequest): string | undefined {
+  if (request.routeOptions.config.keyInQuery !== true) return undefined;
+  const token = (request.query as { access_token?: unknown } | undefined)?.access_token;
+  return typeof token === 'string' && token !== '' ? token : undefined;
+}
+
+/** A request's URL for log lines, with the value of `access_token` replaced. */
+export function redactedUrl(url: string): string {
+  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[REDACTED]');
+}
+
+/**
+ * Every request logger's `req` serializer (Fastify's fields), with the URL redacted: a key sent as
+ * `?access_token=`, to the event streams or by mistake to any other route, never reaches a log line.
+ */
+export function keepKeysOutOfRequestLogs(
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  options: ChildLoggerOptions,
+): FastifyBaseLogger {
+  return logger.child(bindings, {
+    ...options,
+    serializers: {
+      ...options.serializers,
+      req: (req: FastifyRequest) => ({
+        method: req.method,
+        url: redactedUrl(req.url),
+        host: req.host,
+        remoteAddress: req.ip,
+        remotePort: req.socket?.remotePort,
+      }),
+    },
+  });
 }
 
 function declaredScope(route: RouteOptions, metricsPublic: boolean): RouteScope {

@@ -18,12 +18,30 @@ const StreamQuery = Type.Object(
         description: 'Resume after this event id, for clients that cannot send the Last-Event-ID header',
       }),
     ),
+    access_token: Type.Optional(
+      Type.String({
+        // An API key's form (also as `hf_mh_…`): anything else is refused before it is looked up.
+        pattern: '^(hf_)?mh_[A-Za-z0-9_-]{43}$',
+        description:
+          'The API key, for clients that cannot send an Authorization header (a browser EventSource); never logged',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 
+/** The 200 of a stream, as OpenAPI describes it (the body is written by hand, never serialized). */
+const STREAM_OK = {
+  description:
+    'An event stream (`text/event-stream`): `event: <type>`, `data: <event JSON>` and, for stored events, `id: <seq>` per message',
+  content: { 'text/event-stream': { schema: Type.String() } },
+};
+
 const STREAM_DESCRIPTION =
   'Server-Sent Events. Each message has `event: <type>` and `data: <event JSON>`; stored events also have `id:`, which `Last-Event-ID` resumes after. `job.progress` (no id) is sent at most once per PROGRESS_INTERVAL_MS per running job. A `: heartbeat` comment keeps idle streams open.';
+
+/** The key may come as `?access_token=` here (EventSource sends no headers); logs never show it. */
+const STREAM_CONFIG = { scope: 'read', keyInQuery: true } as const;
 
 export function eventsRoutes(deps: { events: EventsService }): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -64,14 +82,14 @@ export function eventsRoutes(deps: { events: EventsService }): FastifyPluginAsyn
     app.get(
       '/v1/hub/events',
       {
-        config: { scope: 'read' },
+        config: STREAM_CONFIG,
         sse: 'manual',
         schema: {
           summary: 'Stream every event (SSE): live, or resumed after Last-Event-ID',
           description: STREAM_DESCRIPTION,
           tags: ['events'],
           querystring: StreamQuery,
-          response: { 400: ErrorBody },
+          response: { 200: STREAM_OK, 400: ErrorBody },
         },
       },
       async (request, reply) => stream(reply, undefined, request.query.last_event_id),
@@ -80,7 +98,7 @@ export function eventsRoutes(deps: { events: EventsService }): FastifyPluginAsyn
     app.get(
       '/v1/hub/jobs/:job_id/events',
       {
-        config: { scope: 'read' },
+        config: STREAM_CONFIG,
         sse: 'manual',
         schema: {
           summary: "Stream one job's events (SSE), from its first event",
@@ -88,7 +106,7 @@ export function eventsRoutes(deps: { events: EventsService }): FastifyPluginAsyn
           tags: ['events'],
           params: JobIdParams,
           querystring: StreamQuery,
-          response: { 400: ErrorBody, 404: ErrorBody },
+          response: { 200: STREAM_OK, 400: ErrorBody, 404: ErrorBody },
         },
       },
       async (request, reply) => stream(reply, request.params.job_id, request.query.last_event_id),

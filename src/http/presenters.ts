@@ -62,6 +62,8 @@ export function presentJob(j: JobView): JobSummaryWire {
     progress: j.progress,
     attempts: j.attempts,
     worker: j.worker,
+    retry_of: j.retryOf,
+    cancel_requested_at: j.cancelRequestedAt,
     created_at: j.createdAt,
     updated_at: j.updatedAt,
     started_at: j.startedAt,

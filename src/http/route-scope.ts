@@ -23,6 +23,11 @@ export interface RequestAuth {
 declare module 'fastify' {
   interface FastifyContextConfig {
     scope?: RouteScope;
+    /**
+     * The key may also come as `?access_token=` (the event streams only: a browser's EventSource
+     * cannot send headers). Such routes must keep the query string out of their logs.
+     */
+    keyInQuery?: boolean;
   }
   interface FastifyInstance {
     /** Every route of this server with its scope, as the access hook recorded them. */

@@ -86,6 +86,7 @@ export const JobStatusSchema = Type.Union([
   Type.Literal('running'),
   Type.Literal('completed'),
   Type.Literal('failed'),
+  Type.Literal('cancelled'),
 ]);
 
 export const JobProgress = Type.Object(
@@ -129,6 +130,13 @@ export const JobSummary = Type.Object({
   worker: Type.Union([Type.String(), Type.Null()], {
     description: 'The worker running it (host:pid:nonce) while it is running, else null',
   }),
+  retry_of: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+    description: 'The failed or cancelled job this one retries (POST /v1/hub/jobs/{job_id}/retry), else null',
+  }),
+  cancel_requested_at: Type.Union([Timestamp, Type.Null()], {
+    description:
+      'When a cancel was asked for; a running job with it set stops as soon as its worker confirms',
+  }),
   created_at: Timestamp,
   updated_at: Timestamp,
   started_at: Type.Union([Timestamp, Type.Null()]),
@@ -154,7 +162,7 @@ export const ModelIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) }
 
 export const ScopeSchema = Type.Union([Type.Literal('read'), Type.Literal('write'), Type.Literal('admin')], {
   description:
-    'read: every GET and the event streams; write: also register, sync, download, pin; admin: everything',
+    'read: every GET and the event streams; write: also register, sync, download, pin, cancel and retry jobs; admin: everything',
 });
 
 export const ApiKeyWire = Type.Object({
@@ -173,9 +181,26 @@ export const CreatedApiKeyWire = Type.Object({
   key: Type.String({ description: 'The key itself: shown only in this answer, stored only as a hash' }),
 });
 
+/** `GET /v1/hub/whoami`: the caller's scope, for clients that show only what it allows. */
+export const Whoami = Type.Object({
+  scope: ScopeSchema,
+  key_prefix: Type.Union([Type.String(), Type.Null()], {
+    description: "The key's prefix; null without a key",
+  }),
+  auth: Type.Union([Type.Literal('off'), Type.Literal('loopback'), Type.Literal('key')], {
+    description:
+      'key: an API key was checked; loopback: no key exists yet, loopback requests are served; off: AUTH=off',
+  }),
+});
+
 export type ModelWire = Static<typeof Model>;
 export type ArtifactWire = Static<typeof Artifact>;
 export type JobSummaryWire = Static<typeof JobSummary>;
 export type JobWire = Static<typeof Job>;
 export type ApiKeyWireType = Static<typeof ApiKeyWire>;
 export type JobLogPageWire = Static<typeof JobLogPage>;
+export type RegisteredModelWire = Static<typeof RegisteredModel>;
+export type JobAcceptedWire = Static<typeof JobAccepted>;
+export type JobProgressWire = Static<typeof JobProgress>;
+export type WhoamiWire = Static<typeof Whoami>;
+export type ErrorBodyWire = Static<typeof ErrorBody>;

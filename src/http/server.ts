@@ -9,12 +9,17 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiKeysService } from '../services/api-keys.service.js';
 import type { EventsService } from '../services/events.service.js';
+import type { JobCancelService } from '../services/job-cancel.service.js';
 import type { JobsService } from '../services/jobs.service.js';
 import type { MirrorService } from '../services/mirror.service.js';
 import type { RegistryService } from '../services/registry.service.js';
 import type { StorageService } from '../services/storage.service.js';
 import type { WebhooksService } from '../services/webhooks.service.js';
-import { type AccessControlOptions, installAccessControl } from './access-control.js';
+import {
+  type AccessControlOptions,
+  installAccessControl,
+  keepKeysOutOfRequestLogs,
+} from './access-control.js';
 import { refuseControlCharacters } from './control-characters.js';
 import { handleError, handleNotFound } from './error-handler.js';
 import { eventsRoutes } from './events.routes.js';
@@ -29,7 +34,9 @@ import { registerWriteRateLimit, type WriteRateLimitOptions } from './rate-limit
 import { storageRoutes } from './storage.routes.js';
 import { storageJobsRoutes } from './storage-jobs.routes.js';
 import { clientErrorHandler, frameworkErrors, refuseLongUrls } from './transport-errors.js';
+import { type UiRoutesOptions, uiRoutes } from './ui.routes.js';
 import { webhooksRoutes } from './webhooks.routes.js';
+import { whoamiRoutes } from './whoami.routes.js';
 
 export interface HttpDeps extends OpsDeps {
   storage: StorageService;
@@ -37,6 +44,7 @@ export interface HttpDeps extends OpsDeps {
   /** The Hugging Face–compatible read side (`/api/models/…`, `/{repo}/resolve/…`). */
   mirror: MirrorService;
   jobs: JobsService;
+  jobCancel: JobCancelService;
   webhooks: WebhooksService;
   events: EventsService;
   apiKeys: ApiKeysService;
@@ -48,6 +56,8 @@ export interface HttpDeps extends OpsDeps {
   logger: Logger;
   bodyLimitBytes: number;
   version: string;
+  /** The admin UI at `/ui` (`dist/ui` by default). */
+  ui?: UiRoutesOptions;
 }
 
 /**
@@ -82,6 +92,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     (httpPart === 'body' ? strict : coercing).compile(schema as object),
   );
   app.setErrorHandler(handleError);
+  app.setChildLoggerFactory(keepKeysOutOfRequestLogs);
   // The API speaks JSON only; anything else is a 415, not a string handed to a schema.
   app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler(handleNotFound);
@@ -130,6 +141,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await app.register(storageJobsRoutes(deps));
   await app.register(storageRoutes(deps));
   await app.register(keysRoutes(deps));
+  await app.register(whoamiRoutes(deps));
+  await app.register(uiRoutes(deps.ui));
   await app.register(mirrorRoutes(deps));
   return app as unknown as FastifyInstance;
 }

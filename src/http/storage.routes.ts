@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import type { StorageService } from '../services/storage.service.js';
 
 const Bytes = Type.Integer({ minimum: 0 });
 
-const StorageReport = Type.Object({
+export const StorageReport = Type.Object({
   blob_count: Type.Integer({ description: 'Distinct contents stored' }),
   blob_bytes: { ...Bytes, description: 'Bytes the blobs take (each content once)' },
   logical_bytes: {
@@ -30,6 +30,8 @@ const StorageReport = Type.Object({
     }),
   ),
 });
+
+export type StorageReportWire = Static<typeof StorageReport>;
 
 export function storageRoutes(deps: { storage: StorageService }): FastifyPluginAsyncTypebox {
   return async (app) => {

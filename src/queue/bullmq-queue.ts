@@ -58,6 +58,13 @@ export class BullQueue implements JobQueue {
     await answeredInTime(this.queue.add(QUEUE_NAME, entry, { jobId: `${jobId}.${attempts}` }));
   }
 
+  /** BullMQ removes a waiting or delayed entry; one that is active (locked) stays, and returns 0. */
+  async remove(jobId: string, attempts = 0): Promise<void> {
+    const redis = this.options.connection;
+    if (redis.status !== 'ready') throw new QueueDisconnected(`Redis connection is ${redis.status}`);
+    await answeredInTime(this.queue.remove(`${jobId}.${attempts}`));
+  }
+
   start(handler: JobHandler): void {
     if (this.worker) return;
     this.worker = new Worker(

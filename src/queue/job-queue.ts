@@ -12,6 +12,12 @@ export interface JobQueue {
    * counts the dead worker's entry as running. The jobs table's claim decides who runs it.
    */
   enqueue(jobId: string, attempts?: number): Promise<void>;
+  /**
+   * Drops the job's entry while it waits (its row was cancelled); an entry already running is left
+   * to its handler, which the cancel stops through its lease. `attempts` as for `enqueue`. Best
+   * effort: the jobs table's claim refuses a cancelled job anyway.
+   */
+  remove(jobId: string, attempts?: number): Promise<void>;
   /** Starts handing queued ids to `handler`, at most the adapter's concurrency at once. */
   start(handler: JobHandler): void;
   /** Stops taking new ids and waits for the running handlers to finish. */

@@ -33,6 +33,14 @@ export class LocalQueue implements JobQueue {
     this.pump();
   }
 
+  async remove(jobId: string): Promise<void> {
+    const index = this.waiting.indexOf(jobId);
+    if (index === -1) return;
+    this.waiting.splice(index, 1);
+    this.queued.delete(jobId);
+    this.offeredAgain.delete(jobId);
+  }
+
   start(handler: JobHandler): void {
     this.handler = handler;
     this.pump();

@@ -42,7 +42,8 @@ export class EventsService {
     let live = false;
     let replayedUpTo = request.afterSeq ?? 0;
     const unsubscribe = this.bus.subscribe((event) => {
-      if (event.type === 'artifact.progress') return; // the mirror's internal signal
+      // Internal signals: the mirror's, and the cancel request to workers.
+      if (event.type === 'artifact.progress' || event.type === 'job.cancel_requested') return;
       if (jobId !== undefined && event.job_id !== jobId) return;
       if (!live) buffered.push(event);
       else if (isNew(event)) deliver(event);

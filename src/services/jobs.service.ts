@@ -38,6 +38,10 @@ export interface JobView {
   attempts: number;
   /** The worker holding the job's lease while it runs. */
   worker: string | null;
+  /** The failed or cancelled job this one retries. */
+  retryOf: string | null;
+  /** When a cancel was asked for (the job may still be running until its worker stops it). */
+  cancelRequestedAt: string | null;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;
@@ -78,6 +82,8 @@ interface JobSpec {
   created: string;
   /** What the job does, and what the client is told when an active job doing it is joined. */
   dedup?: { key: string; joined: string };
+  /** The job this one retries. */
+  retryOf?: string;
 }
 
 /**
@@ -160,18 +166,66 @@ export class JobsService {
         if (!model) throw new NotFound('REPO_NOT_FOUND', `Repository ${options.repoId} is not registered`);
         payload = { ...payload, model_id: model.id, repo_id: model.repoId };
       }
-      const kind = options.deep ? 'deep scan' : 'scan';
-      const what = `${kind}${payload.repo_id ? ` of ${payload.repo_id}` : ''}`;
-      return {
-        type: 'scan',
-        payload,
-        created: `${what.charAt(0).toUpperCase()}${what.slice(1)} queued`,
-        dedup: {
-          key: `scan:${options.deep ? 'deep' : 'plain'}:${payload.model_id ?? '*'}`,
-          joined: `Joined the ${what} already queued`,
-        },
-      };
+      return scanSpec(payload);
     });
+  }
+
+  /**
+   * A new job for what a failed or cancelled job did not complete: a download's artifacts that are
+   * not downloaded now (their partial files resume), a sync of the same repo, a scan, GC or import with
+   * the same payload. Joins an active job doing the same, like any other request.
+   */
+  async requestRetry(jobId: string): Promise<JobRequestOutcome> {
+    const old = await this.findJob(jobId);
+    if (old.status !== 'failed' && old.status !== 'cancelled') {
+      throw new Conflict(
+        'JOB_NOT_RETRYABLE',
+        `Job ${old.id} is ${old.status}; only a failed or cancelled job can be retried`,
+      );
+    }
+    const spec = await this.retrySpec(old);
+    await this.queue.ping();
+    return this.createOrJoin({
+      ...spec,
+      retryOf: old.id,
+      created: `${spec.created} (retry of ${old.status} job ${old.id})`,
+    });
+  }
+
+  private async retrySpec(old: JobRow): Promise<JobSpec> {
+    const notRetryable = (why: string) =>
+      new Conflict('JOB_NOT_RETRYABLE', `Job ${old.id} cannot be retried: ${why}`);
+    switch (old.type) {
+      case 'download': {
+        const payload = fromJson<DownloadPayload>(old.payload);
+        const artifacts = await this.artifacts.findByIds(payload?.artifact_ids ?? []);
+        const left = artifacts.filter((a) => a.downloadStatus !== 'completed').map((a) => a.id);
+        if (artifacts.length === 0) throw notRetryable('none of its artifacts exists any more');
+        if (left.length === 0) throw notRetryable('every one of its artifacts is downloaded now');
+        return downloadSpec(left);
+      }
+      case 'sync': {
+        const payload = fromJson<SyncPayload>(old.payload);
+        const model = payload && (await this.models.findById(payload.model_id));
+        if (!model) throw notRetryable(`repository ${payload?.repo_id ?? '?'} is no longer registered`);
+        return syncSpec(model);
+      }
+      case 'scan':
+        return scanSpec(fromJson<ScanPayload>(old.payload) ?? { deep: false });
+      case 'gc': {
+        const payload = fromJson<GcPayload>(old.payload) ?? { dry_run: true };
+        return gcSpec({
+          dryRun: payload.dry_run,
+          ...(payload.grace_ms === undefined ? {} : { graceMs: payload.grace_ms }),
+          ...(payload.only_sha256 === undefined ? {} : { onlySha256: payload.only_sha256 }),
+        });
+      }
+      case 'import': {
+        const payload = fromJson<ImportPayload>(old.payload);
+        if (!payload) throw notRetryable('its payload is unreadable');
+        return { type: 'import', payload, created: 'Import job queued' };
+      }
+    }
   }
 
   async requestGc(
@@ -279,6 +333,7 @@ export class JobsService {
           dedupKey: spec.dedup?.key ?? null,
           idempotencyKey: idempotency?.key ?? null,
           requestFingerprint: idempotency?.fingerprint ?? null,
+          retryOf: spec.retryOf ?? null,
         }),
       (job) =>
         job
@@ -287,7 +342,7 @@ export class JobsService {
                 type: 'job.created',
                 job_id: job.id,
                 model_id: 'model_id' in payload ? payload.model_id : null,
-                data: { type, status: 'pending' },
+                data: { type, status: 'pending', ...(spec.retryOf ? { retry_of: spec.retryOf } : {}) },
               },
             ]
           : [],
@@ -388,6 +443,21 @@ function downloadSpec(artifactIds: string[]): JobSpec {
   };
 }
 
+/** An identical active scan (same depth, same repo or the whole store) is joined. */
+function scanSpec(payload: ScanPayload): JobSpec {
+  const kind = payload.deep ? 'deep scan' : 'scan';
+  const what = `${kind}${payload.repo_id ? ` of ${payload.repo_id}` : ''}`;
+  return {
+    type: 'scan',
+    payload,
+    created: `${what.charAt(0).toUpperCase()}${what.slice(1)} queued`,
+    dedup: {
+      key: `scan:${payload.deep ? 'deep' : 'plain'}:${payload.model_id ?? '*'}`,
+      joined: `Joined the ${what} already queued`,
+    },
+  };
+}
+
 function gcSpec(options: { dryRun: boolean; graceMs?: number; onlySha256?: string[] }): JobSpec {
   const payload: GcPayload = {
     dry_run: options.dryRun,
@@ -422,6 +492,8 @@ function toView(job: JobRow): JobView {
     progress: fromJson<ProgressSnapshot>(job.progress) ?? pendingProgress(job),
     attempts: job.attempts,
     worker: job.status === 'running' ? job.leaseOwner : null,
+    retryOf: job.retryOf,
+    cancelRequestedAt: job.cancelRequestedAt,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     startedAt: job.startedAt,

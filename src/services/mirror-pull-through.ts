@@ -222,7 +222,9 @@ export class MirrorPullThrough implements MirrorUpstream {
     let timer: NodeJS.Timeout | undefined;
     try {
       const row = await this.deps.jobRows.findById(jobId);
-      if (row?.status === 'completed' || row?.status === 'failed') return row.status;
+      if (row?.status === 'completed') return 'completed';
+      // Cancelled (by an operator) counts as failed: the request has nothing to serve.
+      if (row?.status === 'failed' || row?.status === 'cancelled') return 'failed';
       if (ended === undefined) {
         await new Promise<void>((resolve) => {
           wake = resolve;

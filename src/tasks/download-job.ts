@@ -1,8 +1,8 @@
-import pMap from 'p-map';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ModelRepoRow } from '../db/schema.js';
 import { type DownloadDeps, type DownloadOutcome, downloadArtifact } from './download-artifact.js';
 import type { DownloadPayload, DownloadResult } from './job-payloads.js';
+import { settledMap } from './settled-map.js';
 
 export interface DownloadJobDeps extends DownloadDeps {
   models: ModelsRepository;
@@ -31,7 +31,7 @@ export async function runDownloadJob(
     artifacts.reduce((sum, a) => sum + a.size, 0),
   );
   const failures: string[] = [];
-  const outcomes = await pMap(
+  const outcomes = await settledMap(
     artifacts,
     async (artifact): Promise<DownloadOutcome> => {
       if (!models.has(artifact.modelId))
@@ -53,7 +53,7 @@ export async function runDownloadJob(
       }
       return outcome;
     },
-    { concurrency: deps.fileConcurrency },
+    deps.fileConcurrency,
   );
   const missing = payload.artifact_ids.length - artifacts.length;
   if (missing > 0) failures.push(`${missing} artifact(s) no longer exist`);

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import pMap from 'p-map';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
@@ -15,6 +14,7 @@ import { type ImportRoots, isWithin } from '../store/import-roots.js';
 import { markCompleted } from './download-artifact.js';
 import { type ImportCandidate, listCacheCandidates, listFolderCandidates } from './import/candidates.js';
 import type { ImportPayload, ImportResult } from './job-payloads.js';
+import { settledMap } from './settled-map.js';
 
 export interface ImportDeps {
   models: ModelsRepository;
@@ -31,6 +31,8 @@ export interface ImportDeps {
   progress: JobProgress;
   events: EventLog;
   metrics: HubInstrumentation;
+  /** Aborts when the job is cancelled or its lease lost: no further file is started. */
+  signal?: AbortSignal;
 }
 
 const LISTED_PROBLEMS = 100;
@@ -87,9 +89,10 @@ export async function importFiles(deps: ImportDeps, payload: ImportPayload): Pro
     groups.length,
     groups.reduce((sum, g) => sum + g.artifact.size, 0),
   );
-  await pMap(
+  await settledMap(
     groups,
     async (group) => {
+      deps.signal?.throwIfAborted();
       deps.progress.fileStarted(group.artifact.id, group.artifact.path, group.artifact.size);
       let accepted = false;
       for (const candidate of group.candidates) {
@@ -102,7 +105,7 @@ export async function importFiles(deps: ImportDeps, payload: ImportPayload): Pro
       }
       deps.progress.fileFinished(group.artifact.id, { ok: accepted, size: group.artifact.size });
     },
-    { concurrency: deps.fileConcurrency },
+    deps.fileConcurrency,
   );
   await deps.log(
     `Import of ${payload.path}: ${result.files_seen} files seen, ${result.imported} imported (${result.linked} linked, ${result.copied} copied), ${result.already_present} already present, ${result.rejected} rejected, ${result.skipped} skipped`,

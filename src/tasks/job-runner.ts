@@ -9,7 +9,7 @@ import { databaseOutage } from '../db/outage.js';
 import type { JobRow, JobType } from '../db/schema.js';
 import { errorMessage } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
-import type { NewEvent } from '../events/hub-event.js';
+import { jobCancelledEvent, type NewEvent } from '../events/hub-event.js';
 import { JobProgress } from '../events/job-progress.js';
 import type { HubInstrumentation } from '../events/metrics.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -26,7 +26,7 @@ import { scanStore } from './scan-store.js';
 import { enforceQuota } from './store-quota.js';
 import { syncRepo } from './sync-repo.js';
 import { attemptLine, takeoverEvent } from './takeover.js';
-import type { HandlerLease, WorkerLeases } from './worker-leases.js';
+import { cancelledBy, type HandlerLease, type WorkerLeases } from './worker-leases.js';
 
 /** Jobs after which the store may be over its quota. */
 const ADDS_CONTENT = new Set<JobType>(['sync', 'download', 'import']);
@@ -67,7 +67,9 @@ export interface JobRunnerDeps {
  * runs, dispatches on its type, and writes the final state (completed with a result, or failed with
  * the same message the artifacts carry) while it still holds the lease, retried through a database
  * outage. A handler whose lease was lost stops and writes nothing; one cut off by an outage leaves
- * the job to lapse back to pending, so a job is never left half-done.
+ * the job to lapse back to pending, so a job is never left half-done. A handler stopped by a cancel
+ * (its lease's signal, see worker-leases.ts) ends the job `cancelled`, its files back to pending and
+ * their partial downloads kept for a retry.
  */
 export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise<void> {
   return async (jobId) => {
@@ -76,6 +78,8 @@ export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise
     const job = await deps.jobs.findById(jobId);
     if (!job) return;
     const lease = leases.hold(jobId, job.attempts);
+    // Asked for between the claim and the hold: the signal on the bus found no handler to stop.
+    if (job.cancelRequestedAt !== null) lease.cancel();
     try {
       await runClaimed(deps, job, lease);
     } finally {
@@ -126,7 +130,7 @@ async function runClaimed(deps: JobRunnerDeps, job: JobRow, lease: HandlerLease)
   const modelId = job.type === 'sync' ? (JSON.parse(job.payload) as SyncPayload).model_id : null;
   /** The final state and its event, only while this claim still holds the job; false when it does not. */
   const finish = async (
-    outcome: { status: 'completed' | 'failed'; result?: string; error?: string },
+    outcome: { status: 'completed' | 'failed' | 'cancelled'; result?: string; error?: string },
     event: NewEvent,
   ): Promise<boolean> => {
     const final = await progress.close();
@@ -174,6 +178,11 @@ async function runClaimed(deps: JobRunnerDeps, job: JobRow, lease: HandlerLease)
         throw new Error(`Job type ${job.type} is not supported by this version`);
     }
   } catch (error) {
+    if (cancelledBy(lease.signal)) {
+      if (await endCancelled(deps, job, finish, log))
+        deps.metrics.jobFinished(job.type, 'cancelled', seconds());
+      return;
+    }
     if (lease.signal.aborted) {
       await progress.close();
       logger.warn('job lease lost: another worker runs this job now; this attempt stops, writing nothing');
@@ -217,4 +226,22 @@ async function runClaimed(deps: JobRunnerDeps, job: JobRow, lease: HandlerLease)
     deps.metrics.jobFinished(job.type, 'completed', seconds());
     logger.info('job completed');
   }
+}
+
+/**
+ * The end of a cancelled handler. Every transfer it started has stopped and released its content
+ * lock by now (see settled-map.ts), so its `downloading` files go back to pending (those another
+ * worker is downloading keep their live lock and their status), then the job ends `cancelled`.
+ */
+async function endCancelled(
+  deps: JobRunnerDeps,
+  job: JobRow,
+  finish: (outcome: { status: 'cancelled' }, event: NewEvent) => Promise<boolean>,
+  log: (message: string) => Promise<void>,
+): Promise<boolean> {
+  await log('Cancelled on request; partial downloads are kept for a retry to resume');
+  await deps.artifacts.resetOrphanedDownloads(nowIso());
+  const ended = await finish({ status: 'cancelled' }, jobCancelledEvent(job, 'worker'));
+  if (ended) deps.logger.info({ jobId: job.id }, 'job cancelled');
+  return ended;
 }

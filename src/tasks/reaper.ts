@@ -5,6 +5,7 @@ import type { EventsRepository } from '../db/events.repo.js';
 import type { JobsRepository, ReclaimedJob } from '../db/jobs.repo.js';
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { EventLog } from '../events/event-log.js';
+import { jobCancelledEvent } from '../events/hub-event.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { takenBackLine, takeoverEvent } from './takeover.js';
 
@@ -34,8 +35,10 @@ const MAX_SWEEP_INTERVAL_MS = 5000;
  * Returns the work of dead workers: running jobs whose lease lapsed go back to pending, with a line
  * in their log and a `job.progress` event naming the worker, and into the queue as their next
  * attempt (a new entry, so a live worker runs it at once); `downloading` artifacts without a live
- * content lock go back to pending; events past their retention are dropped. Every process runs one
- * (each reclaim happens once), so no job stays `running` forever even with no worker left.
+ * content lock go back to pending; events past their retention are dropped. A job whose cancel was
+ * asked for and that no live worker holds ends `cancelled` (with its `job.cancelled` event) instead
+ * of being taken back. Every process runs one (each reclaim happens once), so no job stays `running`
+ * forever even with no worker left.
  */
 export class Reaper {
   private timer: NodeJS.Timeout | undefined;
@@ -64,6 +67,7 @@ export class Reaper {
   async sweep(): Promise<{ reclaimed: string[]; reoffered: number }> {
     const { jobs, artifacts, leases, queue, leaseMs, logger } = this.deps;
     const at = nowIso();
+    await this.endCancelled(at);
     const reclaimed = await jobs.reapExpired(at);
     if (reclaimed.length > 0)
       logger.warn({ jobs: reclaimed }, 'reclaimed jobs whose worker stopped heartbeating');
@@ -80,6 +84,21 @@ export class Reaper {
     // A job reclaimed just now was touched now: it is not among them.
     for (const job of stale) await queue.enqueue(job.id, job.attempts);
     return { reclaimed: reclaimed.map((job) => job.id), reoffered: stale.length };
+  }
+
+  /**
+   * Ends the jobs whose cancel was asked for and that no live worker holds (see
+   * `JobsRepository.endCancelRequested`), each with its stored `job.cancelled` event; returns their ids.
+   */
+  async endCancelled(at = nowIso()): Promise<string[]> {
+    const { jobs, eventLog, logger } = this.deps;
+    const ended = await eventLog.commit(
+      (trx) => jobs.in(trx).endCancelRequested(at),
+      (rows) => rows.map((job) => jobCancelledEvent(job, 'reaper')),
+    );
+    if (ended.length > 0)
+      logger.info({ jobs: ended.map((job) => job.id) }, 'ended cancelled jobs no live worker held');
+    return ended.map((job) => job.id);
   }
 
   private async announce(job: ReclaimedJob): Promise<void> {

@@ -20,6 +20,8 @@ export interface ScanDeps {
   scanTempMaxAgeMs: number;
   progress: JobProgress;
   log: (message: string) => Promise<void>;
+  /** Aborts when the job is cancelled or its lease lost: a deep scan stops before its next blob. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -142,6 +144,7 @@ async function rehashBlobs(
   );
   const started = performance.now();
   for (const [sha256, { sizeBytes, artifacts }] of present) {
+    deps.signal?.throwIfAborted();
     // Progress lists work by artifact id; the blob's first artifact stands for it.
     const progressId = artifacts[0]?.id ?? sha256;
     deps.progress.fileStarted(progressId, `blobs/sha256/${sha256}`, sizeBytes);

@@ -1,4 +1,3 @@
-import pMap from 'p-map';
 import { newId, nowIso } from '../clock.js';
 import type { ModelsRepository } from '../db/models.repo.js';
 import type { ArtifactRow, ArtifactUpdate, NewArtifact } from '../db/schema.js';
@@ -7,6 +6,8 @@ import { assertSafeRelativePath } from '../store/safe-path.js';
 import { classifyFile } from './classify.js';
 import { type DownloadDeps, downloadArtifact } from './download-artifact.js';
 import type { SyncPayload, SyncResult } from './job-payloads.js';
+import { settledMap } from './settled-map.js';
+import { cancelledBy } from './worker-leases.js';
 
 export interface SyncDeps extends DownloadDeps {
   models: ModelsRepository;
@@ -44,9 +45,11 @@ export async function syncRepo(deps: SyncDeps, payload: SyncPayload): Promise<Sy
       metadataTargets.length,
       metadataTargets.reduce((sum, a) => sum + a.size, 0),
     );
-    const outcomes = await pMap(metadataTargets, (a) => downloadArtifact(deps, a, synced), {
-      concurrency: METADATA_CONCURRENCY,
-    });
+    const outcomes = await settledMap(
+      metadataTargets,
+      (a) => downloadArtifact(deps, a, synced),
+      METADATA_CONCURRENCY,
+    );
     const downloaded = outcomes.filter((o) => o.status === 'completed' && o.source !== 'present').length;
     const failed = outcomes.filter((o) => o.status === 'failed').length;
 
@@ -102,7 +105,13 @@ export async function syncRepo(deps: SyncDeps, payload: SyncPayload): Promise<Sy
     );
     return result;
   } catch (error) {
-    await deps.models.setStatus(model.id, 'error', { error: errorMessage(error), updatedAt: nowIso() });
+    if (cancelledBy(deps.signal)) {
+      // A cancelled sync says nothing about the repo: it shows what it showed before.
+      const before = model.status === 'syncing' ? (model.commitSha ? 'synced' : 'registered') : model.status;
+      await deps.models.setStatus(model.id, before, { error: model.error, updatedAt: nowIso() });
+    } else {
+      await deps.models.setStatus(model.id, 'error', { error: errorMessage(error), updatedAt: nowIso() });
+    }
     throw error;
   }
 }

@@ -21,6 +21,19 @@ export class LeaseLost extends Error {
   override readonly name = 'LeaseLost';
 }
 
+/**
+ * The reason a handler was aborted: its job was cancelled. Unlike `LeaseLost`, the job and its
+ * partial files are still this handler's: it keeps them resumable and ends the job `cancelled`.
+ */
+export class JobCancelled extends Error {
+  override readonly name = 'JobCancelled';
+}
+
+/** Whether `signal` was aborted because its job was cancelled (not because a lease was lost). */
+export function cancelledBy(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && signal.reason instanceof JobCancelled;
+}
+
 /** One content lock, held by one handler. */
 export interface ContentLease {
   /** Aborts when the lock is lost (it lapsed and another worker took it): stop using the content. */
@@ -41,7 +54,10 @@ export type OutageRetry = <T>(what: string, write: () => Promise<T>) => Promise<
 /** The leases of one running handler: its job's, and the content locks it takes. */
 export class HandlerLease implements ContentLocks, JobLeaseHolder {
   private readonly lost = new AbortController();
-  /** Aborts (with `LeaseLost`) when the job lease is gone: another worker runs the job now. */
+  /**
+   * Aborts with `LeaseLost` when the job lease is gone (another worker runs the job now), or with
+   * `JobCancelled` when the job was cancelled.
+   */
   readonly signal = this.lost.signal;
   /** Content keys held, each with the controller that stops its transfer when the lock is lost. */
   readonly content = new Map<string, AbortController>();
@@ -66,6 +82,11 @@ export class HandlerLease implements ContentLocks, JobLeaseHolder {
   /** Called by the heartbeat when the job row no longer names this claim. */
   abandon(): void {
     this.lost.abort(new LeaseLost(`The lease of job ${this.jobId} was lost; another worker runs it now`));
+  }
+
+  /** Stops the handler because its job was cancelled (a no-op once aborted for any reason). */
+  cancel(): void {
+    this.lost.abort(new JobCancelled(`Job ${this.jobId} was cancelled`));
   }
 }
 
@@ -129,6 +150,21 @@ export class WorkerLeases {
     const lease = new HandlerLease(this, jobId, attempt);
     this.handlers.add(lease);
     return lease;
+  }
+
+  /**
+   * A cancel of `jobId` was asked for: the handlers of this process running it stop at once (their
+   * transfers abort, partial files stay). Returns how many there were (0 when another process runs it).
+   */
+  cancel(jobId: string): number {
+    let stopped = 0;
+    for (const handler of this.handlers) {
+      if (handler.jobId !== jobId || handler.signal.aborted) continue;
+      this.logger.info({ jobId }, 'job cancelled; stopping its handler');
+      handler.cancel();
+      stopped++;
+    }
+    return stopped;
   }
 
   /** The handler ended, however: nothing of it is renewed any more. */
@@ -208,9 +244,15 @@ export class WorkerLeases {
       for (const handler of [...this.handlers]) {
         if (handler.signal.aborted) continue;
         const until = this.leaseUntil();
-        if (!(await this.jobs.renewLease(handler.jobId, handler, until))) {
+        const renewal = await this.jobs.renewLease(handler.jobId, handler, until);
+        if (renewal === 'lost') {
           this.logger.warn({ jobId: handler.jobId }, 'job lease lost; stopping its handler');
           handler.abandon();
+          continue;
+        }
+        // The cancel signal on the event bus did not reach this process (or came before the handler).
+        if (renewal === 'cancel-requested') {
+          this.cancel(handler.jobId);
           continue;
         }
         for (const [key, lost] of [...handler.content]) {

@@ -224,6 +224,32 @@ describe('reduceJobEvent on failures', () => {
     );
   });
 
+  it('ends on job.cancelled with exit code 1 and what was done before the cancel', () => {
+    const state = replay([
+      jobCreated(),
+      progress(1, {
+        files_total: 2,
+        bytes_total: 2 * MiB,
+        bytes_done: 0,
+        current_files: [file('a2', 'weights.bin', MiB, 0)],
+      }),
+      artifactCompleted(1, 'a1', 'ok.json', MiB),
+      {
+        ...jobCompleted(2, null),
+        type: 'job.cancelled',
+        data: { type: 'download', stopped_by: 'worker', result: null },
+      },
+      // Nothing after the end counts.
+      artifactCompleted(3, 'a2', 'weights.bin', MiB),
+    ]);
+    expect(isFinished(state)).toBe(true);
+    expect(state).toMatchObject({ status: 'cancelled', filesDone: 1, currentFiles: [], error: null });
+    expect(exitCodeFor(state)).toBe(1);
+    expect(summarizeJob(state)).toBe(
+      'Download job cancelled after 2.0 s: 1 of 2 files done, 1.0 MiB (1 downloaded, 0 deduplicated, 0 already present)',
+    );
+  });
+
   it('ends a sync that failed without a result', () => {
     const state = replay([jobCreated('sync'), jobFailed(0.3, 'Repository x/y is gated', null, 'sync')]);
     expect(exitCodeFor(state)).toBe(1);

@@ -18,10 +18,10 @@ let prefix: string;
 let inspect: Queue;
 const queues: BullQueue[] = [];
 
-function bullQueue(): BullQueue {
+function bullQueue(queuePrefix = prefix): BullQueue {
   const queue = new BullQueue({
     connection: redis,
-    prefix,
+    prefix: queuePrefix,
     concurrency: 1,
     lockMs: LOCK_MS,
     onError: (error) => pino({ level: 'warn' }).warn({ err: error }, 'queue error in test'),
@@ -80,5 +80,24 @@ describe('BullQueue after a worker died', () => {
     expect(await inspect.getJobCounts('wait', 'active')).toEqual({ wait: 0, active: 2 });
     expect(got).toHaveLength(1);
     release();
+  });
+
+  it('removes a waiting entry (a cancelled pending job) so no worker gets it', async () => {
+    // A queue of its own: the workers above still take whatever lands in theirs.
+    const own = `${prefix}:remove`;
+    const queue = bullQueue(own);
+    const entries = new Queue('jobs', { connection: redis, prefix: own });
+    await queue.enqueue('job-2', 0);
+    await queue.enqueue('job-3', 0);
+    expect(await entries.getJobCounts('wait')).toEqual({ wait: 2 });
+    await queue.remove('job-2', 0);
+    expect(await entries.getJobCounts('wait')).toEqual({ wait: 1 });
+    await entries.close();
+    const got: string[] = [];
+    queue.start(async (jobId) => {
+      got.push(jobId);
+    });
+    await waitFor('the worker to take job-3', async () => (got.length > 0 ? true : undefined), 10_000);
+    expect(got).toEqual(['job-3']);
   });
 });

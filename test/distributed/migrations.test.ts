@@ -28,6 +28,7 @@ describe('migrations on PostgreSQL', () => {
         '0006-bounded-job-logs',
         '0007-job-dedup',
         '0008-job-takeover',
+        '0009-job-control',
       ];
       expect(applied.flat().sort()).toEqual(expected);
       const rows = await (dbs[0] as (typeof dbs)[number])

@@ -111,7 +111,9 @@ describe('model-hub client commands against a running hub', () => {
 
     const unclear = await cli(['register', 'gpt2']);
     expect(unclear.code).toBe(1);
-    expect(unclear.stderr).toMatch(/^error: .*expected a repo id such as .* \(owner\/name\) or its page URL, got "gpt2"/);
+    expect(unclear.stderr).toMatch(
+      /^error: .*expected a repo id such as .* \(owner\/name\) or its page URL, got "gpt2"/,
+    );
   }, 60_000);
 
   it('syncs with --wait: the job id, then the summary, exit 0', async () => {
@@ -228,6 +230,12 @@ describe('model-hub client commands against a running hub', () => {
     const missing = await cli(['job', '00000000-0000-4000-8000-000000000000']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error: .+ \(JOB_NOT_FOUND\)\n$/);
+
+    // Not a job id at all: told in the CLI's words before the hub is asked, not as a schema message.
+    const nope = await cli(['watch', 'nope']);
+    expect(nope.code).toBe(1);
+    expect(nope.stderr).toMatch(/expected a job id \(a UUID such as /);
+    expect(nope.stderr).not.toMatch(/params|format "uuid"/);
   }, 60_000);
 
   it('exits 1 with the error when a download fails (gated repo, no token)', async () => {

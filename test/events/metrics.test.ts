@@ -113,8 +113,8 @@ describe('HubMetrics', () => {
     expect(sampleValue(parsed, 'model_hub_jobs', { type: 'sync', status: 'completed' })).toBe(3);
     expect(sampleValue(parsed, 'model_hub_jobs', { type: 'download', status: 'running' })).toBe(2);
     expect(sampleValue(parsed, 'model_hub_jobs', { type: 'scan', status: 'failed' })).toBe(0);
-    // Every type (sync, download, scan, gc, import) × every status (pending, running, completed, failed).
-    expect(findSamples(parsed, 'model_hub_jobs')).toHaveLength(20);
+    // Every type (sync, download, scan, gc, import) × every status (pending, running, completed, failed, cancelled).
+    expect(findSamples(parsed, 'model_hub_jobs')).toHaveLength(25);
     expect(sampleValue(parsed, 'model_hub_queue_depth')).toBe(5);
     expect(sampleValue(parsed, 'model_hub_store_blobs')).toBe(5);
     expect(sampleValue(parsed, 'model_hub_store_bytes')).toBe(12_345_678_901);

@@ -99,7 +99,11 @@ const SAMPLES: Record<string, () => Promise<Sample>> = {
     ok: 200,
     stream: true,
   }),
+  // A completed job can be neither cancelled nor retried: 409 once the scope lets the caller ask.
+  'POST /v1/hub/jobs/{job_id}/cancel': async () => ({ path: `/v1/hub/jobs/${syncJobId}/cancel`, ok: 409 }),
+  'POST /v1/hub/jobs/{job_id}/retry': async () => ({ path: `/v1/hub/jobs/${syncJobId}/retry`, ok: 409 }),
   'GET /v1/hub/events': async () => ({ path: '/v1/hub/events', ok: 200, stream: true }),
+  'GET /v1/hub/whoami': async () => ({ path: '/v1/hub/whoami', ok: 200 }),
   'GET /v1/hub/models': async () => ({ path: '/v1/hub/models', ok: 200 }),
   'GET /v1/hub/models/{id}': async () => ({ path: `/v1/hub/models/${model.id}`, ok: 200 }),
   'PATCH /v1/hub/models/{id}': async () => ({

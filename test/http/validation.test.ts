@@ -180,5 +180,13 @@ describe('jobs and models', () => {
         '/v1/hub/jobs/{job_id}',
       ]),
     );
+    // Every operation documents its success answer, the event streams included.
+    for (const [route, operations] of Object.entries(doc.body.paths as Record<string, Record<string, any>>)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const success = Object.keys(operation.responses ?? {}).filter((status) => /^2\d\d$/.test(status));
+        expect(success, `${method.toUpperCase()} ${route}`).not.toEqual([]);
+      }
+    }
+    expect(doc.body.paths['/v1/hub/events'].get.responses['200'].content['text/event-stream']).toBeDefined();
   });
 });

@@ -69,7 +69,7 @@ describe('POST /v1/hub/webhooks refuses', () => {
     expect(refused.body.error).toMatchObject({
       code: 'INVALID_EVENT_TYPE',
       message:
-        'events: unknown event type "job.exploded"; a webhook may subscribe to job.created, job.completed, job.failed, artifact.completed, artifact.failed, model.synced',
+        'events: unknown event type "job.exploded"; a webhook may subscribe to job.created, job.completed, job.failed, job.cancelled, artifact.completed, artifact.failed, model.synced',
     });
   });
 

@@ -37,6 +37,26 @@ describe('LocalQueue', () => {
     expect(maxRunning).toBe(2);
   });
 
+  it('drops a waiting id on remove, and leaves a running one to its handler', async () => {
+    const queue = new LocalQueue(1);
+    const started: string[] = [];
+    const gate = deferred();
+    const last = deferred();
+    queue.start(async (id) => {
+      started.push(id);
+      if (id === 'a') await gate.promise;
+      if (id === 'c') last.resolve();
+    });
+    for (const id of ['a', 'b', 'c']) await queue.enqueue(id);
+    await queue.remove('b');
+    await queue.remove('a');
+    expect(queue.size).toBe(2);
+    gate.resolve();
+    await last.promise;
+    await queue.stop();
+    expect(started).toEqual(['a', 'c']);
+  });
+
   it('keeps ids queued before start and ignores duplicates', async () => {
     const queue = new LocalQueue(1);
     const seen: string[] = [];

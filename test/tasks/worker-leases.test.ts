@@ -99,6 +99,36 @@ describe('WorkerLeases', () => {
       await leases.stop();
     }
   });
+
+  it('stops a handler whose job had a cancel asked for, even with no signal on the bus', async () => {
+    const jobs = new JobsRepository(t.app.db);
+    const leases = new WorkerLeases(jobs, new LeasesRepository(t.app.db), LEASE_MS, createLogger('silent'));
+    const id = crypto.randomUUID();
+    await jobs.insert({ id, type: 'scan', payload: '{}', createdAt: nowIso() });
+    expect(await jobs.claim(id, leases.owner, nowIso(), leases.leaseUntil())).toBe(true);
+    const handler = leases.hold(id, 1);
+    const otherId = crypto.randomUUID();
+    await jobs.insert({ id: otherId, type: 'gc', payload: '{}', createdAt: nowIso() });
+    expect(await jobs.claim(otherId, leases.owner, nowIso(), leases.leaseUntil())).toBe(true);
+    const other = leases.hold(otherId, 1);
+    expect(await jobs.requestCancel(id, nowIso())).toMatchObject({ status: 'running' });
+    leases.start();
+    try {
+      // The heartbeat finds the cancel on the row.
+      await waitFor('the handler cancelled', async () => (handler.signal.aborted ? true : undefined), 5000);
+      expect(handler.signal.reason).toMatchObject({ name: 'JobCancelled' });
+      expect(other.signal.aborted).toBe(false);
+      // A job whose cancel was asked for is never claimed again, even once its lease lapsed.
+      const later = new Date(Date.now() + 10 * LEASE_MS).toISOString();
+      expect(await jobs.claim(id, 'someone-else', later, later)).toBe(false);
+      expect(await jobs.endCancelRequested(later)).toEqual([{ id, type: 'scan', payload: '{}' }]);
+      expect(await jobs.findById(id)).toMatchObject({ status: 'cancelled', leaseOwner: null });
+    } finally {
+      leases.end(handler);
+      leases.end(other);
+      await leases.stop();
+    }
+  });
 });
 
 describe('retryWhileDatabaseDown', () => {

@@ -10,6 +10,7 @@ import { FileWriter } from '../../store/file-writer.js';
 import type { PartialDownloads, PartialState } from '../../store/partial-downloads.js';
 import type { FileLocation, HubClient } from '../../upstream/hf-client.js';
 import { backoffDelayMs, type RetryPolicy, withRetry } from '../../upstream/retry.js';
+import { cancelledBy } from '../worker-leases.js';
 import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { FrontierHasher } from './frontier-hasher.js';
 
@@ -452,9 +453,9 @@ function startCheckpoints(session: Session, expected: string): () => Promise<voi
   timer.unref();
   return async () => {
     clearInterval(timer);
-    // One last record, so a failed attempt resumes from as far as it got; not after a lost lease,
-    // when the partial belongs to the worker that took over.
-    if (!session.deps.signal?.aborted) save();
+    // One last record, so a failed or cancelled attempt resumes from as far as it got; not after a
+    // lost lease, when the partial belongs to the worker that took over.
+    if (!session.deps.signal?.aborted || cancelledBy(session.deps.signal)) save();
     await running;
   };
 }
