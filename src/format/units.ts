@@ -58,3 +58,8 @@ export function percentOf(done: number, total: number): number | null {
 export function shortHash(hash: string | null, length = 12): string {
   return hash === null ? '-' : hash.slice(0, length);
 }
+
+/** `1 file`, `3 files`: a count with its noun. */
+export function countOf(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
+}

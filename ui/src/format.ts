@@ -1,5 +1,6 @@
 /** The same units as the CLI: one shared module (src/format/units.ts), no Node imports. */
 export {
+  countOf,
   formatBytes,
   formatDuration,
   formatRate,

@@ -3,7 +3,15 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { type HubEvent, hub, type Job, type JobStatus } from '../api.js';
 import { Empty, ErrorBox, Link, Loading, ProgressBar, Status, usePageTitle } from '../components.js';
 import { onHubEvent, onHubResync } from '../events.js';
-import { formatBytes, formatDuration, formatRate, formatTime, percentOf, shortId } from '../format.js';
+import {
+  countOf,
+  formatBytes,
+  formatDuration,
+  formatRate,
+  formatTime,
+  percentOf,
+  shortId,
+} from '../format.js';
 import { BASE, navigate, useLocation } from '../router.js';
 
 const PAGE_SIZE = 200;
@@ -33,7 +41,7 @@ export function jobPercent(job: Pick<Job, 'status' | 'progress'>): number | null
 export function jobTarget(job: Pick<Job, 'type' | 'payload'>): string {
   const p = (job.payload ?? {}) as Record<string, unknown>;
   if (typeof p.repo_id === 'string') return `${p.repo_id}${job.type === 'scan' && p.deep ? ' (deep)' : ''}`;
-  if (job.type === 'download' && Array.isArray(p.artifact_ids)) return `${p.artifact_ids.length} files`;
+  if (job.type === 'download' && Array.isArray(p.artifact_ids)) return countOf(p.artifact_ids.length, 'file');
   if (job.type === 'scan') return p.deep ? 'deep scan' : 'scan';
   if (job.type === 'gc') return p.dry_run ? 'dry run' : 'collect';
   if (typeof p.path === 'string') return p.path;

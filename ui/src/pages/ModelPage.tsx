@@ -14,7 +14,7 @@ import {
   useThrottled,
 } from '../components.js';
 import { onHubEvent, onHubResync } from '../events.js';
-import { formatBytes, formatTime, percentOf, shortHash, shortId } from '../format.js';
+import { countOf, formatBytes, formatTime, percentOf, shortHash, shortId } from '../format.js';
 import { BASE } from '../router.js';
 import { useCan } from '../session.js';
 
@@ -175,8 +175,8 @@ function LastSync({ job }: { job: Job | null }) {
   return (
     <details class="card last-sync">
       <summary>
-        Last sync {formatTime(job.finished_at)}: {result.files ?? 0} files, {result.created ?? 0} new,{' '}
-        {result.changed ?? 0} changed, {result.removed ?? 0} removed
+        Last sync {formatTime(job.finished_at)}: {countOf(result.files ?? 0, 'file')}, {result.created ?? 0}{' '}
+        new, {result.changed ?? 0} changed, {result.removed ?? 0} removed
       </summary>
       <p>
         Commit <code>{shortHash(result.previous_commit ?? null, 12)}</code> →{' '}
