@@ -3,6 +3,7 @@
 export {
   formatBytes,
   formatDuration,
+  formatEta,
   formatRate,
   formatTimestamp,
   percentOf,

@@ -1,3 +1,4 @@
+import { secondsLeft } from '../format/units.js';
 import type { HubEvent, JobStatus, JobType, JobWire, ProgressWire } from './wire.js';
 
 /**
@@ -12,6 +13,8 @@ export interface FileProgress {
   path: string;
   sizeBytes: number;
   bytesDone: number;
+  /** Its own speed (null from hubs that measure per job only). */
+  bytesPerSecond: number | null;
 }
 
 export type FileSource = 'downloaded' | 'deduplicated' | 'present' | 'imported';
@@ -54,8 +57,18 @@ export interface WatchState {
   result: unknown;
   /** Highest durable event id applied (the stream drops repeats, see job-events.ts). */
   lastEventId: number | null;
+  /**
+   * Files whose end was reported, by artifact id: a snapshot taken before that report may arrive
+   * after it, and must neither bring the file's bar back nor move the counters backwards.
+   */
+  finishedFiles: ReadonlyMap<string, FinishedFile>;
   /** What the last applied event adds to a log; empty for snapshots and ignored events. */
   notices: WatchNotice[];
+}
+
+export interface FinishedFile {
+  ok: boolean;
+  sizeBytes: number;
 }
 
 export function initialWatchState(jobId: string): WatchState {
@@ -79,6 +92,7 @@ export function initialWatchState(jobId: string): WatchState {
     error: null,
     result: null,
     lastEventId: null,
+    finishedFiles: new Map(),
     notices: [],
   };
 }
@@ -118,13 +132,22 @@ export function reduceJobEvent(state: WatchState, event: HubEvent): WatchState {
     event.id === null ? state.lastEventId : Math.max(event.id, state.lastEventId ?? event.id);
   const next = applyEvent({ ...quiet, lastEventId }, event);
   const allBytesDone = next.bytesTotal > 0 && next.bytesDone >= next.bytesTotal;
-  return {
+  return withEta({
     ...next,
     filesDone: next.filesTotal > 0 ? Math.min(next.filesDone, next.filesTotal) : next.filesDone,
     bytesDone: allBytesDone ? next.bytesTotal : next.bytesDone,
     // The last snapshot's ETA is stale once the final bytes are in.
     etaSeconds: allBytesDone ? 0 : next.etaSeconds,
-  };
+  });
+}
+
+/**
+ * The ETA is what is left at the current speed, recomputed whenever either moves (a finished file
+ * takes its speed out of the job's at once, not a second later with the next snapshot).
+ */
+function withEta(state: WatchState): WatchState {
+  if (isFinished(state) || state.status !== 'running' || state.bytesTotal <= 0) return state;
+  return { ...state, etaSeconds: secondsLeft(state.bytesTotal - state.bytesDone, state.bytesPerSecond) };
 }
 
 /**
@@ -169,6 +192,8 @@ function applyEvent(state: WatchState, event: HubEvent): WatchState {
         ...state,
         status: 'running',
         currentFiles: withoutFile(state.currentFiles, event.artifact_id),
+        finishedFiles: withFinished(state.finishedFiles, event.artifact_id, { ok: true, sizeBytes: size }),
+        bytesPerSecond: withoutSpeedOf(state.bytesPerSecond, tracked),
         filesDone: state.filesDone + 1,
         bytesDone: state.bytesDone + size - (tracked?.bytesDone ?? 0),
         sources: { ...state.sources, [source]: state.sources[source] + 1 },
@@ -180,6 +205,11 @@ function applyEvent(state: WatchState, event: HubEvent): WatchState {
         ...state,
         status: 'running',
         currentFiles: withoutFile(state.currentFiles, event.artifact_id),
+        finishedFiles: withFinished(state.finishedFiles, event.artifact_id, { ok: false, sizeBytes: 0 }),
+        bytesPerSecond: withoutSpeedOf(
+          state.bytesPerSecond,
+          state.currentFiles.find((f) => f.artifactId === event.artifact_id),
+        ),
         filesFailed: state.filesFailed + 1,
         notices: [{ kind: 'file-failed', path: event.data.path, error: event.data.error }],
       };
@@ -206,22 +236,43 @@ function applyEvent(state: WatchState, event: HubEvent): WatchState {
 }
 
 function applySnapshot(state: WatchState, progress: ProgressWire): WatchState {
+  // Files the snapshot still shows in flight that were reported finished after it was taken.
+  let lateDone = 0;
+  let lateFailed = 0;
+  let lateBytes = 0;
+  let lateSpeed = 0;
+  const inFlight: FileProgress[] = [];
+  for (const f of progress.current_files) {
+    const finished = state.finishedFiles.get(f.artifact_id);
+    if (finished === undefined) {
+      inFlight.push({
+        artifactId: f.artifact_id,
+        path: f.path,
+        sizeBytes: f.size,
+        bytesDone: f.bytes_done,
+        bytesPerSecond: f.bytes_per_second ?? null,
+      });
+    } else if (finished.ok) {
+      lateSpeed += f.bytes_per_second ?? 0;
+      lateDone++;
+      lateBytes += finished.sizeBytes - f.bytes_done;
+    } else {
+      lateSpeed += f.bytes_per_second ?? 0;
+      lateFailed++;
+      lateBytes -= f.bytes_done;
+    }
+  }
   return {
     ...state,
     progressKnown: true,
     filesTotal: progress.files_total,
-    filesDone: progress.files_done,
-    filesFailed: progress.files_failed,
+    filesDone: progress.files_done + lateDone,
+    filesFailed: progress.files_failed + lateFailed,
     bytesTotal: progress.bytes_total,
-    bytesDone: progress.bytes_done,
-    bytesPerSecond: progress.bytes_per_second,
+    bytesDone: progress.bytes_done + lateBytes,
+    bytesPerSecond: Math.max(0, progress.bytes_per_second - lateSpeed),
     etaSeconds: progress.eta_seconds,
-    currentFiles: progress.current_files.map((f) => ({
-      artifactId: f.artifact_id,
-      path: f.path,
-      sizeBytes: f.size,
-      bytesDone: f.bytes_done,
-    })),
+    currentFiles: inFlight,
   };
 }
 
@@ -272,6 +323,27 @@ function syncOutcomeOf(result: unknown): SyncOutcome | null {
   if (!keys.every((key) => typeof result[key] === 'number')) return null;
   const { commit, files, created, changed, removed } = result as unknown as Omit<SyncOutcome, 'repoId'>;
   return { repoId: null, commit, files, created, changed, removed };
+}
+
+/**
+ * A late snapshot lists at most the files that were in flight a moment ago: the last few reports
+ * are enough to correct it, and a job of 10,000 files does not copy a map of 10,000 per event.
+ */
+const FINISHED_FILES_KEPT = 64;
+
+function withFinished(
+  finished: ReadonlyMap<string, FinishedFile>,
+  artifactId: string | null,
+  file: FinishedFile,
+): ReadonlyMap<string, FinishedFile> {
+  if (artifactId === null) return finished;
+  const kept = [...finished].slice(-(FINISHED_FILES_KEPT - 1));
+  return new Map([...kept, [artifactId, file]]);
+}
+
+/** The job's speed without that of a file that just ended (unchanged when its speed is unknown). */
+function withoutSpeedOf(jobSpeed: number, file: FileProgress | undefined): number {
+  return Math.max(0, jobSpeed - (file?.bytesPerSecond ?? 0));
 }
 
 function withoutFile(files: FileProgress[], artifactId: string | null): FileProgress[] {

@@ -65,7 +65,9 @@ export function createBarDisplay(stream: TerminalStream): ProgressDisplay {
     hideCursor: true,
     // The watch handles Ctrl-C itself; cli-progress's handler would swallow the signal.
     gracefulExit: false,
-    clearOnComplete: false,
+    // Bars leave the screen when the watch ends (the summary line, or Ctrl-C, follows): no stale
+    // bar, and no `^C` left over one.
+    clearOnComplete: true,
     fps: 10,
   });
   let overall: SingleBar | undefined;

@@ -1,6 +1,7 @@
 import {
   formatBytes,
   formatDuration,
+  formatEta,
   formatRate,
   percentOf,
   renderBar,
@@ -54,8 +55,7 @@ export function describeProgress(state: WatchState): string {
     parts.push(`${state.filesDone} of ${state.filesTotal} files${failed}`);
   }
   if (state.bytesPerSecond > 0) parts.push(formatRate(state.bytesPerSecond));
-  if (state.etaSeconds !== null && state.etaSeconds > 0)
-    parts.push(`ETA ${formatDuration(state.etaSeconds)}`);
+  if (state.etaSeconds !== null && state.etaSeconds > 0) parts.push(`ETA ${formatEta(state.etaSeconds)}`);
   return parts.join(', ');
 }
 
@@ -113,26 +113,31 @@ export function barWidth(columns: number): number {
   return Math.max(10, Math.min(40, columns - 1 - LABEL_WIDTH - 2 - DETAILS_WIDTH));
 }
 
-/** `download  ████░░░░  45%  5.4 MiB/12.0 MiB  files 3/7  2.1 MiB/s  ETA 3.0 s` */
+/** `download  ████░░░░  45%  5.4 MiB/12.0 MiB  files 3/7  2.1 MiB/s  ETA 3 s`; `?` for what is not known yet. */
 export function overallBarText(state: WatchState, columns: number): string {
   const label = state.status === 'pending' ? 'queued' : (state.jobType ?? 'job');
   const fraction = state.bytesTotal > 0 ? state.bytesDone / state.bytesTotal : 0;
   const failed = state.filesFailed > 0 ? ` (${state.filesFailed} failed)` : '';
+  const percent = percentOf(state.bytesDone, state.bytesTotal);
   const details = [
-    `${percentOf(state.bytesDone, state.bytesTotal) ?? 0}%`.padStart(4),
-    `${formatBytes(state.bytesDone)}/${formatBytes(state.bytesTotal)}`,
-    `files ${state.filesDone}/${state.filesTotal}${failed}`,
+    `${percent === null ? '?' : percent}%`.padStart(4),
+    `${formatBytes(state.bytesDone)}/${state.bytesTotal > 0 ? formatBytes(state.bytesTotal) : '?'}`,
+    `files ${state.filesDone}/${state.filesTotal > 0 ? state.filesTotal : '?'}${failed}`,
     formatRate(state.bytesPerSecond),
-    `ETA ${state.etaSeconds === null ? '?' : formatDuration(state.etaSeconds)}`,
+    `ETA ${formatEta(state.etaSeconds)}`,
   ];
   const line = `${label.padEnd(LABEL_WIDTH)} ${renderBar(fraction, barWidth(columns))} ${details.join('  ')}`;
   return truncateEnd(line, Math.max(20, columns - 1));
 }
 
-/** `          ███░░░░  30%  2.4 MiB/8.0 MiB  text_encoder/model.safetensors`: the path takes what is left. */
+/**
+ * `          ███░░░░  30%  2.4 MiB/8.0 MiB  1.9 MiB/s  text_encoder/model.safetensors`: the file's own
+ * speed, and the path takes what is left.
+ */
 export function fileBarText(file: FileProgress, columns: number): string {
   const fraction = file.sizeBytes > 0 ? file.bytesDone / file.sizeBytes : 0;
   const percent = `${percentOf(file.bytesDone, file.sizeBytes) ?? 0}%`.padStart(4);
-  const head = `${' '.repeat(LABEL_WIDTH)} ${renderBar(fraction, barWidth(columns))} ${percent}  ${formatBytes(file.bytesDone)}/${formatBytes(file.sizeBytes)}  `;
+  const speed = file.bytesPerSecond === null ? '' : `${formatRate(file.bytesPerSecond)}  `;
+  const head = `${' '.repeat(LABEL_WIDTH)} ${renderBar(fraction, barWidth(columns))} ${percent}  ${formatBytes(file.bytesDone)}/${formatBytes(file.sizeBytes)}  ${speed}`;
   return `${head}${truncateStart(terminalSafe(file.path), Math.max(12, columns - 1 - head.length))}`;
 }

@@ -58,6 +58,8 @@ export interface CurrentFileWire {
   path: string;
   size: number;
   bytes_done: number;
+  /** Absent from hubs that measure speed per job only. */
+  bytes_per_second?: number;
 }
 
 export interface ProgressWire {

@@ -19,6 +19,8 @@ export interface NewJob {
   idempotencyKey?: string | null;
   requestFingerprint?: string | null;
   retryOf?: string | null;
+  /** JSON progress before the job starts (its totals, when known). */
+  progress?: string | null;
 }
 
 /** Who holds a running job: the worker, and which of its claims (`attempts` after that claim). */

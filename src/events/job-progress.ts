@@ -1,3 +1,5 @@
+import { secondsLeft } from '../format/units.js';
+
 /** A job's progress as the API, the job row and `job.progress` events show it. */
 export interface ProgressSnapshot {
   files_total: number;
@@ -15,6 +17,8 @@ export interface CurrentFile {
   path: string;
   size: number;
   bytes_done: number;
+  /** Bytes of this file received from upstream per second, over the last few seconds. */
+  bytes_per_second: number;
 }
 
 /**
@@ -34,8 +38,12 @@ export type ProgressEventData = ProgressSnapshot & {
 
 export type ProgressFlush = (snapshot: ProgressSnapshot) => Promise<void>;
 
-/** Speed is measured over this trailing window, so it follows changes without jumping per chunk. */
-const SPEED_WINDOW_MS = 5000;
+/**
+ * Speed is measured per file over this trailing window, so it follows changes without jumping per
+ * chunk; the job's speed is the sum over the files still in flight, so a file that ends stops
+ * counting at once (a fast file finishing leaves the slow one's speed, not the average of both).
+ */
+const SPEED_WINDOW_MS = 3000;
 const MAX_LISTED_CURRENT_FILES = 20;
 
 export function emptyProgress(filesTotal = 0, bytesTotal = 0): ProgressSnapshot {
@@ -62,10 +70,7 @@ export class JobProgress {
   private filesDone = 0;
   private filesFailed = 0;
   private bytesOfFinishedFiles = 0;
-  /** Bytes received from upstream by this job; only these count towards speed. */
-  private transferred = 0;
-  private readonly current = new Map<string, CurrentFile>();
-  private readonly samples: { at: number; transferred: number }[];
+  private readonly current = new Map<string, InFlight>();
   /** A job that ends within its first interval writes only its final state, with the job row. */
   private lastFlushAt: number;
   private timer: NodeJS.Timeout | undefined;
@@ -78,7 +83,6 @@ export class JobProgress {
     private readonly now: () => number = Date.now,
   ) {
     this.lastFlushAt = now();
-    this.samples = [{ at: this.lastFlushAt, transferred: 0 }];
   }
 
   /** Adds files to the job's total (a sync learns its files after listing the repo). */
@@ -89,16 +93,20 @@ export class JobProgress {
   }
 
   fileStarted(artifactId: string, path: string, size: number): void {
-    this.current.set(artifactId, { artifact_id: artifactId, path, size, bytes_done: 0 });
+    const file = { artifact_id: artifactId, path, size, bytes_done: 0 };
+    this.current.set(artifactId, { file, received: 0, samples: [{ at: this.now(), received: 0 }] });
     this.changed();
   }
 
-  /** `bytesDone`: how much of the file is on disk, resumed prefix included. */
+  /**
+   * `bytesDone`: how much of the file is on disk, resumed prefix included; `receivedNow`: the bytes
+   * just received from upstream (only these count towards speed).
+   */
   fileProgress(artifactId: string, bytesDone: number, receivedNow: number): void {
-    const file = this.current.get(artifactId);
-    if (!file) return;
-    file.bytes_done = bytesDone;
-    this.transferred += receivedNow;
+    const inFlight = this.current.get(artifactId);
+    if (!inFlight) return;
+    inFlight.file.bytes_done = bytesDone;
+    inFlight.received += receivedNow;
     this.changed();
   }
 
@@ -114,19 +122,20 @@ export class JobProgress {
   }
 
   snapshot(): ProgressSnapshot {
-    const bytesDone =
-      this.bytesOfFinishedFiles + [...this.current.values()].reduce((sum, f) => sum + f.bytes_done, 0);
-    const speed = this.speed();
-    const remaining = Math.max(0, this.bytesTotal - bytesDone);
+    const at = this.now();
+    const inFlight = [...this.current.values()];
+    const files = inFlight.map((f) => ({ ...f.file, bytes_per_second: Math.round(fileSpeed(f, at)) }));
+    const bytesDone = this.bytesOfFinishedFiles + files.reduce((sum, f) => sum + f.bytes_done, 0);
+    const speed = files.reduce((sum, f) => sum + f.bytes_per_second, 0);
     return {
       files_total: this.filesTotal,
       files_done: this.filesDone,
       files_failed: this.filesFailed,
       bytes_total: this.bytesTotal,
       bytes_done: bytesDone,
-      bytes_per_second: Math.round(speed),
-      eta_seconds: remaining === 0 ? 0 : speed > 0 ? Math.ceil(remaining / speed) : null,
-      current_files: [...this.current.values()].slice(0, MAX_LISTED_CURRENT_FILES).map((f) => ({ ...f })),
+      bytes_per_second: speed,
+      eta_seconds: secondsLeft(this.bytesTotal - bytesDone, speed),
+      current_files: files.slice(0, MAX_LISTED_CURRENT_FILES),
     };
   }
 
@@ -151,17 +160,27 @@ export class JobProgress {
     if (this.closed) return;
     const at = this.now();
     this.lastFlushAt = at;
-    this.samples.push({ at, transferred: this.transferred });
-    while (this.samples.length > 2 && (this.samples[1]?.at ?? at) <= at - SPEED_WINDOW_MS)
-      this.samples.shift();
+    for (const inFlight of this.current.values()) {
+      const { samples } = inFlight;
+      samples.push({ at, received: inFlight.received });
+      // Keeps one sample at or before the window's start, so the window is always covered.
+      while (samples.length > 2 && (samples[1]?.at ?? at) <= at - SPEED_WINDOW_MS) samples.shift();
+    }
     const snapshot = this.snapshot();
     this.flushing = this.flushing.then(() => this.flush(snapshot)).catch(() => undefined);
   }
+}
 
-  private speed(): number {
-    const first = this.samples[0];
-    const at = this.now();
-    if (!first || at <= first.at) return 0;
-    return ((this.transferred - first.transferred) * 1000) / (at - first.at);
-  }
+interface InFlight {
+  file: Omit<CurrentFile, 'bytes_per_second'>;
+  /** Bytes of it received from upstream by this job. */
+  received: number;
+  /** What had been received at each flush since the file started, trimmed to the speed window. */
+  samples: { at: number; received: number }[];
+}
+
+function fileSpeed(inFlight: InFlight, at: number): number {
+  const first = inFlight.samples[0];
+  if (!first || at <= first.at) return 0;
+  return ((inFlight.received - first.received) * 1000) / (at - first.at);
 }

@@ -63,3 +63,16 @@ export function shortHash(hash: string | null, length = 12): string {
 export function countOf(count: number, noun: string, nouns = `${noun}s`): string {
   return `${count} ${count === 1 ? noun : nouns}`;
 }
+
+/** Whole seconds to move `remainingBytes` at `bytesPerSecond`: 0 when nothing is left, null while nothing moves. */
+export function secondsLeft(remainingBytes: number, bytesPerSecond: number): number | null {
+  if (remainingBytes <= 0) return 0;
+  return bytesPerSecond > 0 ? Math.ceil(remainingBytes / bytesPerSecond) : null;
+}
+
+/** An estimate of time left, in whole seconds (it is never precise to a tenth): `4 s`, `42 s`, `3m05s`; `?` when unknown. */
+export function formatEta(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return '?';
+  const whole = Math.ceil(seconds);
+  return whole < 60 ? `${whole} s` : formatDuration(whole);
+}

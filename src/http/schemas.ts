@@ -106,6 +106,9 @@ export const JobProgress = Type.Object(
         path: Type.String(),
         size: Type.Integer(),
         bytes_done: Type.Integer(),
+        bytes_per_second: Type.Integer({
+          description: 'Bytes of this file received from upstream per second, over the last 3 s',
+        }),
       }),
       { description: 'Files downloading now (at most 20 listed)' },
     ),

@@ -10,7 +10,7 @@ import {
 } from '../db/jobs.repo.js';
 import { fromJson, toJson } from '../db/json.js';
 import type { ModelsRepository } from '../db/models.repo.js';
-import type { JobRow, JobStatus, JobType, ModelRepoRow } from '../db/schema.js';
+import type { ArtifactRow, JobRow, JobStatus, JobType, ModelRepoRow } from '../db/schema.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
 import { emptyProgress, type ProgressSnapshot } from '../events/job-progress.js';
@@ -84,6 +84,8 @@ interface JobSpec {
   dedup?: { key: string; joined: string };
   /** The job this one retries. */
   retryOf?: string;
+  /** Its progress before it starts, when its totals are known. */
+  progress?: ProgressSnapshot;
 }
 
 /**
@@ -118,12 +120,13 @@ export class JobsService {
   async requestDownload(artifactIds: string[], idempotency?: Idempotency): Promise<JobRequestOutcome> {
     return this.submit(idempotency, async () => {
       const unique = [...new Set(artifactIds)];
-      const found = new Set((await this.artifacts.findByIds(unique)).map((a) => a.id));
+      const rows = await this.artifacts.findByIds(unique);
+      const found = new Set(rows.map((a) => a.id));
       const missing = unique.filter((id) => !found.has(id));
       if (missing.length > 0) {
         throw new NotFound('ARTIFACT_NOT_FOUND', `Unknown artifact id(s): ${missing.join(', ')}`);
       }
-      return downloadSpec(unique);
+      return downloadSpec(rows);
     });
   }
 
@@ -146,11 +149,11 @@ export class JobsService {
         include,
         exclude,
       );
-      const ids = artifacts.filter((a) => wanted.has(a.path)).map((a) => a.id);
-      if (ids.length === 0) {
+      const selected = artifacts.filter((a) => wanted.has(a.path));
+      if (selected.length === 0) {
         throw new Invalid('VALIDATION_FAILED', `No file of ${repoId} matches include/exclude`);
       }
-      return downloadSpec(ids);
+      return downloadSpec(selected);
     });
   }
 
@@ -199,7 +202,7 @@ export class JobsService {
       case 'download': {
         const payload = fromJson<DownloadPayload>(old.payload);
         const artifacts = await this.artifacts.findByIds(payload?.artifact_ids ?? []);
-        const left = artifacts.filter((a) => a.downloadStatus !== 'completed').map((a) => a.id);
+        const left = artifacts.filter((a) => a.downloadStatus !== 'completed');
         if (artifacts.length === 0) throw notRetryable('none of its artifacts exists any more');
         if (left.length === 0) throw notRetryable('every one of its artifacts is downloaded now');
         return downloadSpec(left);
@@ -334,6 +337,7 @@ export class JobsService {
           idempotencyKey: idempotency?.key ?? null,
           requestFingerprint: idempotency?.fingerprint ?? null,
           retryOf: spec.retryOf ?? null,
+          ...(spec.progress ? { progress: toJson(spec.progress) } : {}),
         }),
       (job) =>
         job
@@ -427,7 +431,8 @@ function syncSpec(model: ModelRepoRow): JobSpec {
 }
 
 /** The same set of artifacts, in any order, joins the active download of that set (a client's retry). */
-function downloadSpec(artifactIds: string[]): JobSpec {
+function downloadSpec(artifacts: readonly Pick<ArtifactRow, 'id' | 'size'>[]): JobSpec {
+  const artifactIds = artifacts.map((a) => a.id);
   const payload: DownloadPayload = { artifact_ids: artifactIds };
   const set = createHash('sha256')
     .update([...artifactIds].sort().join('\n'))
@@ -436,6 +441,11 @@ function downloadSpec(artifactIds: string[]): JobSpec {
     type: 'download',
     payload,
     created: `Download job queued for ${artifactIds.length} artifact(s)`,
+    // Its totals are known before it starts, so a watcher's first frame already has them.
+    progress: emptyProgress(
+      artifacts.length,
+      artifacts.reduce((sum, a) => sum + a.size, 0),
+    ),
     dedup: {
       key: `download:${set}`,
       joined: `Joined the download job already queued for ${artifactIds.length} artifact(s)`,

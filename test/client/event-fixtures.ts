@@ -32,8 +32,20 @@ export function jobCreated(type: 'sync' | 'download' | 'scan' = 'download'): Hub
   return { ...envelope(0), type: 'job.created', data: { type, status: 'pending' } };
 }
 
-export function file(artifactId: string, path: string, size: number, bytesDone: number): CurrentFileWire {
-  return { artifact_id: artifactId, path, size, bytes_done: bytesDone };
+export function file(
+  artifactId: string,
+  path: string,
+  size: number,
+  bytesDone: number,
+  bytesPerSecond?: number,
+): CurrentFileWire {
+  return {
+    artifact_id: artifactId,
+    path,
+    size,
+    bytes_done: bytesDone,
+    ...(bytesPerSecond === undefined ? {} : { bytes_per_second: bytesPerSecond }),
+  };
 }
 
 export function progress(

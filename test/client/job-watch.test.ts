@@ -57,7 +57,7 @@ describe('reduceJobEvent on a live download', () => {
       ['model.safetensors', 2 * MiB],
       ['vae.pth', MiB],
     ]);
-    expect(describeProgress(state)).toBe('25% 3.0 MiB of 12.0 MiB, 0 of 3 files, 2.0 MiB/s, ETA 5.0 s');
+    expect(describeProgress(state)).toBe('25% 3.0 MiB of 12.0 MiB, 0 of 3 files, 2.0 MiB/s, ETA 5 s');
 
     // vae.pth finishes before the next snapshot: its remaining 2 MiB count at once.
     state = reduceJobEvent(state, artifactCompleted(2, 'a2', 'vae.pth', 3 * MiB));
@@ -80,7 +80,7 @@ describe('reduceJobEvent on a live download', () => {
       }),
     );
     expect(state.notices).toEqual([]);
-    expect(describeProgress(state)).toBe('75% 9.0 MiB of 12.0 MiB, 1 of 3 files, 3.0 MiB/s, ETA 1.0 s');
+    expect(describeProgress(state)).toBe('75% 9.0 MiB of 12.0 MiB, 1 of 3 files, 3.0 MiB/s, ETA 1 s');
 
     state = replay(
       [
@@ -312,7 +312,7 @@ describe('state from the job row', () => {
       }),
     );
     expect(state).toMatchObject({ status: 'running', progressKnown: true, bytesDone: 5 * MiB });
-    expect(describeProgress(state)).toBe('50% 5.0 MiB of 10.0 MiB, 1 of 4 files, 1.0 MiB/s, ETA 5.0 s');
+    expect(describeProgress(state)).toBe('50% 5.0 MiB of 10.0 MiB, 1 of 4 files, 1.0 MiB/s, ETA 5 s');
   });
 
   it('ends a finished job whose stream had no terminal event to replay', () => {

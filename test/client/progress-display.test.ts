@@ -78,10 +78,10 @@ describe('line display (non-TTY)', () => {
     );
     display.finish(state);
     expect(out).toEqual([
-      'progress 0% 0 B of 12.0 MiB, 0 of 2 files, 2.0 MiB/s, ETA 6.0 s',
+      'progress 0% 0 B of 12.0 MiB, 0 of 2 files, 2.0 MiB/s, ETA 6 s',
       'done    config.json (4.0 MiB, already stored)',
-      'progress 50% 6.0 MiB of 12.0 MiB, 1 of 2 files, 2.0 MiB/s, ETA 3.0 s',
-      'progress 83% 10.0 MiB of 12.0 MiB, 1 of 2 files, 2.0 MiB/s, ETA 1.0 s',
+      'progress 50% 6.0 MiB of 12.0 MiB, 1 of 2 files, 2.0 MiB/s, ETA 3 s',
+      'progress 83% 10.0 MiB of 12.0 MiB, 1 of 2 files, 2.0 MiB/s, ETA 1 s',
       'done    weights/model.safetensors (8.0 MiB, downloaded)',
       'Download job completed in 5.1 s: 2 files, 12.0 MiB (1 downloaded, 0 deduplicated, 1 already present)',
     ]);
@@ -127,10 +127,10 @@ describe('line display (non-TTY)', () => {
       clock,
     );
     expect(out).toEqual([
-      'progress 16% 2.0 MiB of 12.0 MiB, 0 of 2 files, 2.0 MiB/s, ETA 5.0 s',
+      'progress 16% 2.0 MiB of 12.0 MiB, 0 of 2 files, 2.0 MiB/s, ETA 5 s',
       `worker ${dead} stopped renewing its lease; waiting for another worker to take the job over`,
       `taken over from worker ${dead} after its lease lapsed; resuming on worker ${live}`,
-      'progress 41% 5.0 MiB of 12.0 MiB, 1 of 2 files, 2.0 MiB/s, ETA 4.0 s',
+      'progress 41% 5.0 MiB of 12.0 MiB, 1 of 2 files, 2.0 MiB/s, ETA 4 s',
     ]);
   });
 
@@ -168,7 +168,7 @@ describe('bar display (TTY)', () => {
     // The next frame (10 per second) shows the file in flight under the overall bar.
     await vi.waitFor(() => {
       expect(visible()).toContain(
-        `download  ${'█'.repeat(20)}${'░'.repeat(20)}  50%  6.0 MiB/12.0 MiB  files 1/2  2.0 MiB/s  ETA 3.0 s\n`,
+        `download  ${'█'.repeat(20)}${'░'.repeat(20)}  50%  6.0 MiB/12.0 MiB  files 1/2  2.0 MiB/s  ETA 3 s\n`,
       );
       expect(visible()).toContain(
         `${' '.repeat(10)}${'█'.repeat(10)}${'░'.repeat(30)}  25%  2.0 MiB/8.0 MiB  weights/model.safetensors`,
@@ -183,7 +183,7 @@ describe('bar display (TTY)', () => {
     display.finish(state);
 
     expect(visible()).toContain(
-      `download  ${'█'.repeat(40)} 100%  12.0 MiB/12.0 MiB  files 2/2  2.0 MiB/s  ETA 0.0 s\n`,
+      `download  ${'█'.repeat(40)} 100%  12.0 MiB/12.0 MiB  files 2/2  2.0 MiB/s  ETA 0 s\n`,
     );
     expect(visible()).toContain('done    weights/model.safetensors (8.0 MiB, downloaded)');
     expect(visible().trimEnd().split('\n').at(-1)).toBe(

@@ -123,9 +123,9 @@ describe('printers', () => {
     expect(describeNotice(synced)).toContain(`org/${ESCAPED} at cccccccccccc`);
     state = reduceJobEvent(state, jobCompleted(3, { files: 1 }));
     expect(summarizeJob(state)).not.toMatch(RAW_CONTROL);
-    expect(fileBarText({ artifactId: 'a1', path: HOSTILE, sizeBytes: 10, bytesDone: 5 }, 200)).toContain(
-      ESCAPED,
-    );
+    expect(
+      fileBarText({ artifactId: 'a1', path: HOSTILE, sizeBytes: 10, bytesDone: 5, bytesPerSecond: 1 }, 200),
+    ).toContain(ESCAPED);
   });
 
   it('notes about the watching are escaped in every display', () => {

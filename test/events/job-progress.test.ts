@@ -65,6 +65,33 @@ describe('JobProgress', () => {
     expect(snapshot.eta_seconds).toBe(9);
   });
 
+  it('measures each file over the last 3 s and the job as the files in flight: a file that ends stops counting at once', async () => {
+    const { progress } = tracker(1000);
+    const MB = 1_000_000;
+    progress.plan(2, 40 * MB);
+    progress.fileStarted('fast', 'fast.bin', 20 * MB);
+    progress.fileStarted('slow', 'slow.bin', 20 * MB);
+    for (let second = 1; second <= 4; second++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      progress.fileProgress('fast', second * 4 * MB, 4 * MB);
+      progress.fileProgress('slow', second * 2 * MB, 2 * MB);
+    }
+    await vi.advanceTimersByTimeAsync(1000);
+    const both = progress.snapshot();
+    expect(both.current_files.map((f) => [f.path, f.bytes_per_second])).toEqual([
+      ['fast.bin', 4 * MB],
+      ['slow.bin', 2 * MB],
+    ]);
+    expect(both.bytes_per_second).toBe(6 * MB);
+
+    progress.fileProgress('fast', 20 * MB, 4 * MB);
+    progress.fileFinished('fast', { ok: true, size: 20 * MB });
+    const one = progress.snapshot();
+    expect(one.bytes_per_second).toBe(2 * MB);
+    // 40 MB - 20 MB - 8 MB left at 2 MB/s.
+    expect(one.eta_seconds).toBe(6);
+  });
+
   it('has no ETA before anything was received, and 0 once everything is done', async () => {
     const { progress } = tracker();
     progress.plan(1, 100);

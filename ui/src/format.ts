@@ -3,6 +3,7 @@ export {
   countOf,
   formatBytes,
   formatDuration,
+  formatEta,
   formatRate,
   formatTimestamp,
   percentOf,

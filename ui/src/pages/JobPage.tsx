@@ -14,6 +14,7 @@ import { EventStream } from '../events.js';
 import {
   formatBytes,
   formatDuration,
+  formatEta,
   formatRate,
   formatTime,
   percentOf,
@@ -248,7 +249,7 @@ export function JobPage({ id }: { id: string }) {
           </div>
           <div>
             <dt>ETA</dt>
-            <dd>{running && p.eta_seconds !== null ? formatDuration(p.eta_seconds) : '—'}</dd>
+            <dd>{running && p.eta_seconds !== null ? formatEta(p.eta_seconds) : '—'}</dd>
           </div>
           <div>
             <dt>Created</dt>

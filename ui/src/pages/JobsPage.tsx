@@ -3,15 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { type HubEvent, hub, type Job, type JobStatus } from '../api.js';
 import { Empty, ErrorBox, Link, Loading, ProgressBar, Status, usePageTitle } from '../components.js';
 import { onHubEvent, onHubResync } from '../events.js';
-import {
-  countOf,
-  formatBytes,
-  formatDuration,
-  formatRate,
-  formatTime,
-  percentOf,
-  shortId,
-} from '../format.js';
+import { countOf, formatBytes, formatEta, formatRate, formatTime, percentOf, shortId } from '../format.js';
 import { BASE, navigate, useLocation } from '../router.js';
 
 const PAGE_SIZE = 200;
@@ -357,7 +349,7 @@ class JobRow extends Component<{ job: Job }> {
           {p.bytes_total > 0 ? `${formatBytes(p.bytes_done)} / ${formatBytes(p.bytes_total)}` : '—'}
         </td>
         <td class="num">{running && p.bytes_per_second > 0 ? formatRate(p.bytes_per_second) : '—'}</td>
-        <td class="num">{running && p.eta_seconds !== null ? formatDuration(p.eta_seconds) : '—'}</td>
+        <td class="num">{running && p.eta_seconds !== null ? formatEta(p.eta_seconds) : '—'}</td>
         <td>{formatTime(job.started_at)}</td>
         <td>{formatTime(job.finished_at)}</td>
         <td class="small worker">{job.worker ?? '—'}</td>
