@@ -15,7 +15,7 @@ import type { ArtifactWire, JobPage, JobSummaryWire, JobWire, ModelWire } from '
 
 export function modelsTable(models: readonly ModelWire[]): string {
   if (models.length === 0) return 'No models registered yet; add one with: model-hub register <owner/name>';
-  return renderTable(
+  const table = renderTable(
     ['REPO', 'REVISION', 'STATUS', 'COMMIT', 'LAST SYNCED'],
     models.map((m) => [
       m.repo_id,
@@ -25,6 +25,11 @@ export function modelsTable(models: readonly ModelWire[]): string {
       formatTimestamp(m.last_synced_at),
     ]),
   );
+  // A model in `error` says why under the table, so the reason is one command away.
+  const reasons = models
+    .filter((m) => m.status === 'error' && m.error)
+    .map((m) => terminalSafe(`${m.repo_id}: ${m.error}`));
+  return reasons.length === 0 ? table : [table, '', 'Errors:', ...reasons.map((r) => `  ${r}`)].join('\n');
 }
 
 export function artifactsTable(repoId: string, artifacts: readonly ArtifactWire[]): string {
