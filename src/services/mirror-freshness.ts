@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ModelRepoRow } from '../db/schema.js';
+import { isCommitId } from './revision.js';
 
 /**
  * How current the mirror keeps a repo that tracks a branch or tag (pull-through): the name is
@@ -19,7 +20,6 @@ export interface FreshnessDeps {
   now?: () => number;
 }
 
-const COMMIT = /^[0-9a-f]{40}$/;
 /** After a failed check, the next one comes this soon (or after the TTL, if that is shorter). */
 const RECHECK_AFTER_FAILURE_MS = 30_000;
 
@@ -36,7 +36,7 @@ export class RevisionFreshness {
 
   /** The row to serve: `model` while it is fresh (or upstream cannot say), else synced to the head. */
   async current(model: ModelRepoRow): Promise<ModelRepoRow> {
-    if (model.commitSha === null || COMMIT.test(model.revision)) return model;
+    if (model.commitSha === null || isCommitId(model.revision)) return model;
     const syncedAt = model.lastSyncedAt === null ? 0 : Date.parse(model.lastSyncedAt);
     const last = Math.max(this.checkedAt.get(model.id) ?? 0, syncedAt);
     if (this.now() - last < this.deps.ttlMs) return model;

@@ -22,7 +22,7 @@ import {
 } from './mirror.service.js';
 import { RevisionFreshness } from './mirror-freshness.js';
 import type { RegistryService } from './registry.service.js';
-import { revisionProblem } from './revision.js';
+import { isCommitId, revisionProblem } from './revision.js';
 
 /**
  * Pull-through (`MIRROR_MODE=pull-through`): what a Hugging Face client asks for and the hub does
@@ -70,7 +70,6 @@ export class MirrorTimeout extends AppError {
 
 const DEFAULT_SYNC_TIMEOUT_MS = 60_000;
 const DEFAULT_REVISION_CHECK_TIMEOUT_MS = 5_000;
-const COMMIT = /^[0-9a-f]{40}$/;
 
 export class MirrorPullThrough implements MirrorUpstream {
   private readonly freshness: RevisionFreshness;
@@ -104,7 +103,7 @@ export class MirrorPullThrough implements MirrorUpstream {
     let revision = registered?.revision ?? trackedRevision(revisionHint);
     const head = await askUpstream(revision);
     // A commit that is not the head of main is what the client pinned: the repo is held at it.
-    if (!registered && revisionHint !== undefined && COMMIT.test(revisionHint) && revisionHint !== head) {
+    if (!registered && revisionHint !== undefined && isCommitId(revisionHint) && revisionHint !== head) {
       await askUpstream(revisionHint);
       revision = revisionHint;
     }
@@ -246,7 +245,7 @@ export class MirrorPullThrough implements MirrorUpstream {
 
 /** The branch a repo pulled through tracks: the one the client named, else main. */
 function trackedRevision(hint: string | undefined): string {
-  if (hint === undefined || hint === 'HEAD' || COMMIT.test(hint) || hint.startsWith('refs/')) return 'main';
+  if (hint === undefined || hint === 'HEAD' || isCommitId(hint) || hint.startsWith('refs/')) return 'main';
   return revisionProblem(hint) === undefined ? hint : 'main';
 }
 

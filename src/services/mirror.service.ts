@@ -10,6 +10,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { cacheEtag } from '../store/hf-cache-layout.js';
 import { assertSafeRelativePath } from '../store/safe-path.js';
 import { namePartProblem, repoIdProblem } from './repo-id.js';
+import { isCommitId } from './revision.js';
 
 /**
  * The read side of the Hugging Face–compatible mirror: a repo as the hub holds it, at the one
@@ -87,7 +88,6 @@ export class MirrorNotFound extends NotFound {
   }
 }
 
-const COMMIT = /^[0-9a-f]{40}$/;
 /** Large reads: the socket, not the number of read calls, should limit a download's rate. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
@@ -181,7 +181,7 @@ export function servesRevision(repo: MirrorRepo, revision: string): boolean {
     revision === repo.trackedRevision ||
     revision === 'HEAD' ||
     revision === `refs/heads/${repo.trackedRevision}` ||
-    (COMMIT.test(revision) && revision === repo.commit)
+    (isCommitId(revision) && revision === repo.commit)
   );
 }
 

@@ -9,6 +9,11 @@ import { quoteExcerpt } from '../excerpt.js';
 export const REVISION_MAX_BYTES = 255;
 
 const COMMIT = /^[0-9a-f]{40}$/;
+
+/** Whether `revision` names a commit (40 lowercase hex digits) rather than a branch or tag. */
+export function isCommitId(revision: string): boolean {
+  return COMMIT.test(revision);
+}
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const FORBIDDEN_CHAR = /[\u0000-\u0020\u007f~^:?*[\\]/;
 

@@ -1,3 +1,4 @@
+import { readBody } from './api-routes.js';
 import type { Ctx, FaultSpec } from './http-util.js';
 import { sendError, sendJson } from './http-util.js';
 import type { HubState } from './state.js';
@@ -45,10 +46,8 @@ export async function handleControl(state: HubState, ctx: Ctx, segs: string[]): 
 }
 
 async function readJsonObject(ctx: Ctx): Promise<Record<string, unknown> | undefined> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
   try {
-    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const parsed: unknown = JSON.parse(await readBody(ctx));
     return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
