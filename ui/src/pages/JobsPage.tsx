@@ -1,7 +1,16 @@
 import { Component } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type HubEvent, hub, type Job, type JobStatus } from '../api.js';
-import { Empty, ErrorBox, Link, Loading, ProgressBar, Status, usePageTitle } from '../components.js';
+import {
+  Empty,
+  ErrorBox,
+  FilterSelect,
+  Link,
+  Loading,
+  ProgressBar,
+  Status,
+  usePageTitle,
+} from '../components.js';
 import { onHubEvent, onHubResync } from '../events.js';
 import { countOf, formatBytes, formatEta, formatRate, formatTime, percentOf, shortId } from '../format.js';
 import { BASE, navigate, useLocation } from '../router.js';
@@ -208,32 +217,20 @@ export function JobsPage() {
     <section>
       <h1>Jobs</h1>
       <div class="filters">
-        <div class="field">
-          <label for="jobs-status">Status</label>
-          <select
-            id="jobs-status"
-            value={status}
-            onChange={(e) => setFilter('status', e.currentTarget.value)}
-          >
-            <option value="">all</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="jobs-type">Type</label>
-          <select id="jobs-type" value={type} onChange={(e) => setFilter('type', e.currentTarget.value)}>
-            <option value="">all</option>
-            {TYPES.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect
+          id="jobs-status"
+          label="Status"
+          value={status}
+          options={STATUSES}
+          onChange={(value) => setFilter('status', value)}
+        />
+        <FilterSelect
+          id="jobs-type"
+          label="Type"
+          value={type}
+          options={TYPES}
+          onChange={(value) => setFilter('type', value)}
+        />
         {jobs ? (
           <p class="muted small">
             {jobs.length} job{jobs.length === 1 ? '' : 's'} shown{cursor ? ', more below' : ''}

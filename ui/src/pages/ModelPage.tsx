@@ -4,6 +4,7 @@ import { type ArtifactWire, hub, type Job, type ModelWire, messageOf } from '../
 import {
   Empty,
   ErrorBox,
+  FilterSelect,
   Link,
   Loading,
   Notice,
@@ -334,28 +335,14 @@ function Artifacts({
       ) : null}
       <Notice text={notice} onDone={() => setNotice(null)} />
       <div class="filters">
-        <div class="field">
-          <label for="filter-type">Type</label>
-          <select id="filter-type" value={type} onChange={(e) => setType(e.currentTarget.value)}>
-            <option value="">all</option>
-            {TYPES.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="filter-status">Status</label>
-          <select id="filter-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-            <option value="">all</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect id="filter-type" label="Type" value={type} options={TYPES} onChange={setType} />
+        <FilterSelect
+          id="filter-status"
+          label="Status"
+          value={status}
+          options={STATUSES}
+          onChange={setStatus}
+        />
         <p class="muted small">
           {shown.length} of {artifacts.length} files
           {selected.size ? `, ${selected.size} selected` : ''}
