@@ -1,11 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
 import { type Backend, createBackend } from '../support/backend.js';
-import { freePort, jsonApi, killAll, spawnHub, waitFor } from '../support/child-server.js';
+import { jsonApi, waitFor } from '../support/child-server.js';
+import { type Cluster, startCluster } from '../support/cluster.js';
 import { contentGets, MiB, rangeStart, sha256File } from '../support/download-helpers.js';
 import { readEvents } from '../support/sse-client.js';
 
@@ -19,29 +18,13 @@ const LEASE_MS = 2000;
 const SIZE = 12 * MiB;
 let hub: FakeHub;
 let backend: Backend;
-let workDir: string;
+let cluster: Cluster;
 let base: string;
-const children: ChildProcess[] = [];
 const { api: request, finished } = jsonApi(() => base);
 const api = async (method: string, url: string, body?: unknown) => (await request(method, url, body)).body;
 
-function start(command: 'serve' | 'worker', env: Record<string, string>): ChildProcess {
-  const child = spawnHub(command, {
-    ...backend.env,
-    MODEL_STORE_PATH: path.join(workDir, 'store'),
-    HF_ENDPOINT: hub.url,
-    LOG_LEVEL: 'warn',
-    JOB_LEASE_MS: String(LEASE_MS),
-    UPSTREAM_RETRY_BASE_MS: '50',
-    DOWNLOAD_PARALLEL_THRESHOLD_BYTES: String(1024 * MiB),
-    ...env,
-  });
-  children.push(child);
-  return child;
-}
-
 const partialState = async (artifactId: string) =>
-  JSON.parse(await fs.readFile(path.join(workDir, 'store', 'temp', `${artifactId}.part.json`), 'utf8'));
+  JSON.parse(await fs.readFile(path.join(cluster.storePath, 'temp', `${artifactId}.part.json`), 'utf8'));
 
 /** A download of `file` running on some worker, once it has a durable checkpoint of 1 MiB or more. */
 async function runningDownload(model: any, file: string) {
@@ -54,7 +37,7 @@ async function runningDownload(model: any, file: string) {
   });
   const running = await api('GET', `/v1/hub/jobs/${queued.job_id}`);
   expect(running.status).toBe('running');
-  const holder = children.find((c) => c.pid === Number(running.worker.split(':')[1]));
+  const holder = cluster.workers.find((c) => c.pid === Number(running.worker.split(':')[1]));
   expect(holder).toBeDefined();
   return { artifact, jobId: queued.job_id as string, committed, worker: running.worker as string, holder };
 }
@@ -71,14 +54,19 @@ beforeAll(async () => {
       { path: 'small.safetensors', content: { size: 64 * 1024, seed: 'cancel-small' } },
     ],
   });
-  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-cancel-'));
   backend = await createBackend();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  start('serve', { PORT: String(port), WORKER: 'off' });
-  await waitFor('the API', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 30_000);
-  start('worker', {});
-  start('worker', {});
+  cluster = await startCluster({
+    databaseUrl: backend.env.DATABASE_URL as string,
+    redisUrl: backend.env.REDIS_URL as string,
+    hub,
+    workers: 2,
+    env: {
+      JOB_LEASE_MS: String(LEASE_MS),
+      // One connection per file, so a cancel stops one transfer.
+      DOWNLOAD_PARALLEL_THRESHOLD_BYTES: String(1024 * MiB),
+    },
+  });
+  base = cluster.base;
   model = await api('POST', '/v1/hub/register', {
     vendor: 'Cancel',
     name: 'Big',
@@ -89,10 +77,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  killAll(children);
+  await cluster?.close();
   await hub?.close();
   await backend?.drop();
-  if (workDir) await fs.rm(workDir, { recursive: true, force: true });
 });
 
 describe('cancel in a distributed deployment', () => {
