@@ -30,6 +30,11 @@ export interface JobLeaseHolder {
 }
 
 /** A running job the reaper took back from a worker whose lease lapsed. */
+/** A claim that succeeded; `takenBack` when it took a running job whose lease had lapsed. */
+export interface JobClaim {
+  takenBack: { from: string | null; leaseExpiredAt: string | null } | null;
+}
+
 export interface ReclaimedJob {
   id: string;
   /** Claims so far: the queue offers the job's next attempt under a new entry. */
@@ -145,9 +150,19 @@ export class JobsRepository {
 
   /**
    * Moves a job to running under `owner`'s lease: a pending job, or a running one whose holder
-   * stopped renewing. False when a live worker holds it or it is finished.
+   * stopped renewing. Undefined when a live worker holds it or it is finished. A running job taken
+   * directly (a queue redelivery beat the reaper) reports whose lease lapsed and when, so the claim
+   * announces the takeover as the reaper would have.
    */
-  async claim(id: string, owner: string, at: string, leaseUntil: string): Promise<boolean> {
+  async claim(id: string, owner: string, at: string, leaseUntil: string): Promise<JobClaim | undefined> {
+    const seen = await this.db
+      .selectFrom('jobs')
+      .select(['status', 'leaseOwner', 'leaseExpiresAt', 'attempts'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!seen) return undefined;
+    const lapsed = seen.status === 'running' && seen.leaseExpiresAt !== null && seen.leaseExpiresAt < at;
+    if (seen.status !== 'pending' && !lapsed) return undefined;
     const result = await this.db
       .updateTable('jobs')
       .set((eb) => ({
@@ -157,25 +172,18 @@ export class JobsRepository {
         attempts: eb('attempts', '+', 1),
         leaseOwner: owner,
         leaseExpiresAt: leaseUntil,
-        // Taking a running job whose lease lapsed is a takeover too (a queue redelivery beat the reaper).
-        takenOverFrom: eb
-          .case()
-          .when('status', '=', 'running')
-          .then(eb.ref('leaseOwner'))
-          .else(eb.ref('takenOverFrom'))
-          .end(),
+        takenOverFrom: lapsed ? seen.leaseOwner : eb.ref('takenOverFrom'),
       }))
       .where('id', '=', id)
       // A job whose cancel was asked for is never run again (see endCancelRequested).
       .where('cancelRequestedAt', 'is', null)
-      .where((eb) =>
-        eb.or([
-          eb('status', '=', 'pending'),
-          eb.and([eb('status', '=', 'running'), eb('leaseExpiresAt', '<', at)]),
-        ]),
-      )
+      // Exactly the state read above: a reaper or another worker that moved it first wins.
+      .where('status', '=', seen.status)
+      .where('attempts', '=', seen.attempts)
+      .$if(lapsed, (qb) => qb.where('leaseExpiresAt', '<', at))
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    if (Number(result.numUpdatedRows) !== 1) return undefined;
+    return { takenBack: lapsed ? { from: seen.leaseOwner, leaseExpiredAt: seen.leaseExpiresAt } : null };
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
-import type { JobsRepository } from '../db/jobs.repo.js';
+import type { JobClaim, JobsRepository } from '../db/jobs.repo.js';
 import { toJson } from '../db/json.js';
 import type { LeasesRepository } from '../db/leases.repo.js';
 import type { ModelsRepository } from '../db/models.repo.js';
@@ -25,7 +25,7 @@ import type { DownloadPayload, GcPayload, ImportPayload, ScanPayload, SyncPayloa
 import { scanStore } from './scan-store.js';
 import { enforceQuota } from './store-quota.js';
 import { syncRepo } from './sync-repo.js';
-import { attemptLine, takeoverEvent } from './takeover.js';
+import { attemptLine, takenBackLine, takeoverEvent } from './takeover.js';
 import { cancelledBy, type HandlerLease, type WorkerLeases } from './worker-leases.js';
 
 /** Jobs after which the store may be over its quota. */
@@ -74,21 +74,27 @@ export interface JobRunnerDeps {
 export function createJobRunner(deps: JobRunnerDeps): (jobId: string) => Promise<void> {
   return async (jobId) => {
     const { leases } = deps;
-    if (!(await deps.jobs.claim(jobId, leases.owner, nowIso(), leases.leaseUntil()))) return;
+    const claim = await deps.jobs.claim(jobId, leases.owner, nowIso(), leases.leaseUntil());
+    if (!claim) return;
     const job = await deps.jobs.findById(jobId);
     if (!job) return;
     const lease = leases.hold(jobId, job.attempts);
     // Asked for between the claim and the hold: the signal on the bus found no handler to stop.
     if (job.cancelRequestedAt !== null) lease.cancel();
     try {
-      await runClaimed(deps, job, lease);
+      await runClaimed(deps, job, lease, claim);
     } finally {
       leases.end(lease);
     }
   };
 }
 
-async function runClaimed(deps: JobRunnerDeps, job: JobRow, lease: HandlerLease): Promise<void> {
+async function runClaimed(
+  deps: JobRunnerDeps,
+  job: JobRow,
+  lease: HandlerLease,
+  claim: JobClaim,
+): Promise<void> {
   const jobId = job.id;
   const logger = deps.logger.child({ jobId, jobType: job.type });
   // Lines of one job are numbered in order, so files finishing at once append one after another.
@@ -149,6 +155,13 @@ async function runClaimed(deps: JobRunnerDeps, job: JobRow, lease: HandlerLease)
     }
     return written;
   };
+  // Taken straight from a dead worker (its queue entry came back before a reaper sweep): announced
+  // as the reaper announces it, so a takeover reads the same whichever got there first.
+  if (claim.takenBack) {
+    const { from, leaseExpiredAt } = claim.takenBack;
+    await log(takenBackLine(from, leaseExpiredAt));
+    if (from) deps.events.publishTransient(takeoverEvent(job, 'pending', { from, to: null }));
+  }
   if (job.attempts > 1) await log(attemptLine(job.attempts, lease.owner, job.takenOverFrom));
   if (job.takenOverFrom)
     deps.events.publishTransient(takeoverEvent(job, 'running', { from: job.takenOverFrom, to: lease.owner }));

@@ -12,6 +12,7 @@ import {
   startMirrorFixture,
   TINY,
 } from '../support/mirror-fixture.js';
+import { registerAndSync } from '../support/test-app.js';
 
 /**
  * `/{repo}/resolve/{rev}/{path}` read raw: the headers HF clients read off a resolve, byte ranges,
@@ -191,12 +192,23 @@ describe(`resolve (${BACKEND})`, () => {
   });
 
   it('closes the file when the client goes away mid-body, and serves the next request', async () => {
-    const upstream = await f.hub.fileInfo(TINY, WEIGHTS);
+    // Bigger than what the loopback socket buffers hold, so the hub is still reading when the client stops.
+    const repo = 'org/big-body';
+    const file = 'weights.safetensors';
+    await f.hub.addRepo({
+      id: repo,
+      files: [{ path: file, content: { size: 64 * 1024 * 1024, seed: 'big-body' } }],
+    });
+    await registerAndSync(f.t, repo, 'Org', 'BigBody');
+    const download = await f.t.request('POST', '/v1/hub/download', { repo_id: repo });
+    expect((await f.t.waitForJob(download.body.job_id)).status).toBe('completed');
+    const upstream = await f.hub.fileInfo(repo, file);
     const blob = path.join(f.t.storePath, 'blobs', 'sha256', upstream.sha256);
-    // Its own connection (no pool): the request is cut after the first chunk of the body.
-    const request = http.get(`${f.base}/${TINY}/resolve/main/${WEIGHTS}`, { agent: false });
+    // Its own connection (no pool): the client reads one chunk, stops reading, then hangs up.
+    const request = http.get(`${f.base}/${repo}/resolve/main/${file}`, { agent: false });
     const response = await new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve));
     await new Promise((resolve) => response.once('data', resolve));
+    response.pause();
     expect(await openDescriptors(blob)).toBe(1);
     request.destroy();
     await waitFor(
@@ -204,7 +216,7 @@ describe(`resolve (${BACKEND})`, () => {
       async () => ((await openDescriptors(blob)) === 0 ? true : undefined),
       5000,
     );
-    const again = await resolve('main', WEIGHTS, { headers: { range: 'bytes=0-0' } });
+    const again = await fetch(`${f.base}/${repo}/resolve/main/${file}`, { headers: { range: 'bytes=0-0' } });
     expect(again.status).toBe(206);
     await again.arrayBuffer();
   });

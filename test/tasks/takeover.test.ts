@@ -34,7 +34,7 @@ describe('a job whose worker died', () => {
     // The dead worker's claim, lapsing shortly after the event stream below has opened.
     const lapsedAt = new Date(Date.now() + 1500).toISOString();
     await jobs.insert({ id, type: 'scan', payload: toJson({ deep: false }), createdAt });
-    expect(await jobs.claim(id, DEAD, createdAt, lapsedAt)).toBe(true);
+    expect(await jobs.claim(id, DEAD, createdAt, lapsedAt)).toEqual({ takenBack: null });
     const streamed = readEvents(`${base}/v1/hub/jobs/${id}/events`, {
       done: (c) => c.messages.some((m) => m.event === 'job.completed' || m.event === 'job.failed'),
       timeoutMs: 20_000,
@@ -55,5 +55,28 @@ describe('a job whose worker died', () => {
       { id: undefined, status: 'pending', from: DEAD, to: null },
       { id: undefined, status: 'running', from: DEAD, to: t.app.workerId },
     ]);
+  });
+
+  it('is claimed straight from the dead worker only once its lease lapsed, saying whose and when', async () => {
+    const jobs = new JobsRepository(t.app.db);
+    const id = randomUUID();
+    // An hour ahead: the app's reaper (real time) never sees these leases lapse, so only the claims
+    // below move the job.
+    const at = (seconds: number) => new Date(Date.now() + 3_600_000 + seconds * 1000).toISOString();
+    const claimedAt = at(0);
+    const lapsesAt = at(10);
+    await jobs.insert({ id, type: 'scan', payload: toJson({ deep: false }), createdAt: claimedAt });
+    expect(await jobs.claim(id, DEAD, claimedAt, lapsesAt)).toEqual({ takenBack: null });
+    expect(await jobs.claim(id, 'live-host:1:aa', at(5), lapsesAt)).toBeUndefined();
+    expect(await jobs.claim(id, 'live-host:1:aa', at(11), at(20))).toEqual({
+      takenBack: { from: DEAD, leaseExpiredAt: lapsesAt },
+    });
+    expect(await jobs.findById(id)).toMatchObject({
+      attempts: 2,
+      leaseOwner: 'live-host:1:aa',
+      takenOverFrom: DEAD,
+    });
+    // The new holder's lease is live: nobody takes it from them.
+    expect(await jobs.claim(id, 'third-host:1:bb', at(12), lapsesAt)).toBeUndefined();
   });
 });

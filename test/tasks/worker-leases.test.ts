@@ -32,7 +32,7 @@ describe('WorkerLeases', () => {
     const leases = new WorkerLeases(jobs, rows, LEASE_MS, createLogger('silent'));
     const id = crypto.randomUUID();
     await jobs.insert({ id, type: 'scan', payload: '{}', createdAt: nowIso() });
-    expect(await jobs.claim(id, leases.owner, nowIso(), leases.leaseUntil())).toBe(true);
+    expect(await jobs.claim(id, leases.owner, nowIso(), leases.leaseUntil())).toEqual({ takenBack: null });
     const handler = leases.hold(id, 1);
     const lock = await handler.tryAcquire(`content:${id}`);
     expect(lock).toBeDefined();
@@ -79,7 +79,7 @@ describe('WorkerLeases', () => {
     const leases = new WorkerLeases(jobs, new LeasesRepository(t.app.db), LEASE_MS, createLogger('silent'));
     const id = crypto.randomUUID();
     await jobs.insert({ id, type: 'scan', payload: '{}', createdAt: nowIso() });
-    expect(await jobs.claim(id, leases.owner, nowIso(), leases.leaseUntil())).toBe(true);
+    expect(await jobs.claim(id, leases.owner, nowIso(), leases.leaseUntil())).toEqual({ takenBack: null });
     // The same worker claimed it again (a redelivery after a reap): the older claim must stop.
     const stale = leases.hold(id, 0);
     const current = leases.hold(id, 1);
@@ -105,11 +105,13 @@ describe('WorkerLeases', () => {
     const leases = new WorkerLeases(jobs, new LeasesRepository(t.app.db), LEASE_MS, createLogger('silent'));
     const id = crypto.randomUUID();
     await jobs.insert({ id, type: 'scan', payload: '{}', createdAt: nowIso() });
-    expect(await jobs.claim(id, leases.owner, nowIso(), leases.leaseUntil())).toBe(true);
+    expect(await jobs.claim(id, leases.owner, nowIso(), leases.leaseUntil())).toEqual({ takenBack: null });
     const handler = leases.hold(id, 1);
     const otherId = crypto.randomUUID();
     await jobs.insert({ id: otherId, type: 'gc', payload: '{}', createdAt: nowIso() });
-    expect(await jobs.claim(otherId, leases.owner, nowIso(), leases.leaseUntil())).toBe(true);
+    expect(await jobs.claim(otherId, leases.owner, nowIso(), leases.leaseUntil())).toEqual({
+      takenBack: null,
+    });
     const other = leases.hold(otherId, 1);
     expect(await jobs.requestCancel(id, nowIso())).toMatchObject({ status: 'running' });
     leases.start();
@@ -120,7 +122,7 @@ describe('WorkerLeases', () => {
       expect(other.signal.aborted).toBe(false);
       // A job whose cancel was asked for is never claimed again, even once its lease lapsed.
       const later = new Date(Date.now() + 10 * LEASE_MS).toISOString();
-      expect(await jobs.claim(id, 'someone-else', later, later)).toBe(false);
+      expect(await jobs.claim(id, 'someone-else', later, later)).toBeUndefined();
       expect(await jobs.endCancelRequested(later)).toEqual([{ id, type: 'scan', payload: '{}' }]);
       expect(await jobs.findById(id)).toMatchObject({ status: 'cancelled', leaseOwner: null });
     } finally {
