@@ -1,7 +1,7 @@
-import net from 'node:net';
 import { defineConfig, type TestProjectInlineConfiguration, type ViteUserConfig } from 'vitest/config';
 import { browserUnavailable } from './test/support/chromium.js';
 import { pythonClientUnavailable } from './test/support/python-client.js';
+import { reachable } from './test/support/reachable.js';
 
 /**
  * Two projects, one test code: `embedded` runs everything on SQLite and the in-process queue;
@@ -37,21 +37,6 @@ function warnOnce(line: string): void {
   if (printedLines.has(line)) return;
   printedLines.add(line);
   console.warn(line);
-}
-
-function reachable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, timeout: 1000 });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }
 
 export default defineConfig(async (): Promise<ViteUserConfig> => {
