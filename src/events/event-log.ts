@@ -1,8 +1,7 @@
-import { newId, nowIso } from '../clock.js';
+import { nowIso } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { EventsRepository } from '../db/events.repo.js';
 import { toJson } from '../db/json.js';
-import { WebhooksRepository } from '../db/webhooks.repo.js';
 import type { EventBus } from './event-bus.js';
 import type { HubEvent, NewEvent } from './hub-event.js';
 
@@ -63,30 +62,20 @@ export class EventLog {
 
 async function record(trx: Db, event: NewEvent): Promise<{ event: HubEvent; deliveries: number }> {
   const at = nowIso();
-  const data = toJson(event.data);
-  const seq = await new EventsRepository(trx).insert({
-    type: event.type,
-    at,
-    jobId: event.job_id ?? null,
-    modelId: event.model_id ?? null,
-    artifactId: event.artifact_id ?? null,
-    data,
-  });
-  const hubEvent = toHubEvent(event, seq, at);
-  const webhooks = new WebhooksRepository(trx);
-  const subscribers = await webhooks.subscribedTo(event.type);
-  const body = toJson(hubEvent);
-  await webhooks.insertDeliveries(
-    subscribers.map((w) => ({
-      id: newId(),
-      webhookId: w.id,
-      eventSeq: seq,
-      eventType: event.type,
-      body,
-      createdAt: at,
-    })),
+  const { id: _unknownYet, ...rest } = toHubEvent(event, null, at);
+  const { seq, deliveries } = await new EventsRepository(trx).insertWithDeliveries(
+    {
+      type: event.type,
+      at,
+      jobId: event.job_id ?? null,
+      modelId: event.model_id ?? null,
+      artifactId: event.artifact_id ?? null,
+      data: toJson(event.data),
+    },
+    // The delivery body is the event's JSON with its seq first: `{"id":<seq>,` + this.
+    toJson(rest).slice(1),
   );
-  return { event: hubEvent, deliveries: subscribers.length };
+  return { event: toHubEvent(event, seq, at), deliveries };
 }
 
 export function toHubEvent(event: NewEvent, id: number | null, at: string): HubEvent {
