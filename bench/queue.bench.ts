@@ -26,7 +26,13 @@ async function run(mode: 'embedded' | 'distributed', workers: number): Promise<s
   const backend = await createBackend(mode);
   const children: ChildProcess[] = [];
   const storeForWorkers = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-bench-queue-'));
-  const common = { ...backend.env, MODEL_STORE_PATH: storeForWorkers, LOG_LEVEL: 'silent' };
+  // Thousands of enqueues from one address: the write rate limit would refuse most of them.
+  const common = {
+    ...backend.env,
+    MODEL_STORE_PATH: storeForWorkers,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_WRITES_PER_MINUTE: '0',
+  };
   const t = await startTestApp(hub.url, {
     ...common,
     ...(mode === 'embedded' ? { WORKER_CONCURRENCY: String(SLOTS_PER_WORKER * workers) } : { WORKER: 'off' }),
