@@ -8,6 +8,7 @@ import { boundedJobLogs } from './migrations/0006-bounded-job-logs.js';
 import { jobDedup } from './migrations/0007-job-dedup.js';
 import { jobTakeover } from './migrations/0008-job-takeover.js';
 import { jobControl } from './migrations/0009-job-control.js';
+import { artifactOidIndex } from './migrations/0010-artifact-oid-index.js';
 import type { Database } from './schema.js';
 
 /** The one migration list, for every dialect. Append; never edit a migration that has shipped. */
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '0007-job-dedup': jobDedup,
   '0008-job-takeover': jobTakeover,
   '0009-job-control': jobControl,
+  '0010-artifact-oid-index': artifactOidIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -29,6 +29,7 @@ describe('migrations on PostgreSQL', () => {
         '0007-job-dedup',
         '0008-job-takeover',
         '0009-job-control',
+        '0010-artifact-oid-index',
       ];
       expect(applied.flat().sort()).toEqual(expected);
       const rows = await (dbs[0] as (typeof dbs)[number])
