@@ -1,33 +1,44 @@
 /**
  * `npm run bench:download`: one large file, downloaded every way, in one run on this machine.
  *
- *  unthrottled (BENCH_SIZE_MIB, default 2048):
- *    curl -o file · curl | tee file | openssl dgst -sha256 · Model Hub single stream · Model Hub parallel
- *  throttled per connection (BENCH_THROTTLES, default 50 MB/s with 512 MiB and 20 MB/s with 256 MiB):
- *    Model Hub single stream · Model Hub parallel (up to 8 connections)
- *  plus what a resume costs: re-hashing a 1 GiB partial prefix from disk.
+ *  unthrottled (BENCH_SIZE_MIB, default 1024), each way BENCH_ROUNDS times (default 3), interleaved,
+ *  median shown:
+ *    curl | tee file | openssl dgst -sha256 · Model Hub with default settings · Model Hub single stream
+ *  the same again while a CPU-bound process (`node -e 'for(;;){}'`) shares the machine;
+ *  throttled per connection (BENCH_THROTTLES, default 50 MB/s with 512 MiB):
+ *    Model Hub single stream · Model Hub default (adaptive, up to 8 connections)
+ *  plus what a resume costs (re-hashing a 1 GiB partial prefix from disk) and where hashing on the
+ *  worker thread starts to pay (the inline threshold).
  *
  * Model Hub's numbers include everything it does: stream, SHA-256, verify, fsync, rename into
- * blobs/. The fake hub runs in its own process. Prints MB/s and ratios; asserts nothing.
+ * blobs/ (from the download request to the completed job; starting and closing the app are not
+ * counted, as removing curl's output is not). The fake hub runs in its own process. Prints MB/s
+ * and ratios; asserts nothing.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ContentHasher } from '../src/store/content-hasher.js';
+import { HashWorker } from '../src/store/hash-worker.js';
 import { WAN_REPO } from '../test/fake-hub/demo.js';
 import { startTestApp } from '../test/support/test-app.js';
 import { startFakeHubProcess } from './fake-hub-process.js';
 
 const MiB = 1024 * 1024;
-const SIZE_MIB = Number(process.env.BENCH_SIZE_MIB ?? 2048);
+const SIZE_MIB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** `<MB/s per connection>:<MiB>` pairs for the throttled runs. */
-const THROTTLES = (process.env.BENCH_THROTTLES ?? '50:512,20:256').split(',').map((pair) => {
-  const [mbps, mib] = pair.split(':').map(Number);
-  return { mbps: mbps ?? 50, mib: mib ?? 512 };
-});
+const THROTTLES = (process.env.BENCH_THROTTLES ?? '50:512')
+  .split(',')
+  .filter(Boolean)
+  .map((pair) => {
+    const [mbps, mib] = pair.split(':').map(Number);
+    return { mbps: mbps ?? 50, mib: mib ?? 512 };
+  });
 const FILE = 'diffusion_pytorch_model.safetensors';
 const run = promisify(execFile);
 const workDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-download-'));
@@ -41,10 +52,11 @@ function startHub(sizeMiB: number, throttleBytesPerSecond = 0) {
   ]);
 }
 
+/** Times `work`; if it returns a number, that is its own measure of the seconds that count. */
 async function timed(label: string, bytes: number, work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
-  await work();
-  const seconds = (performance.now() - started) / 1000;
+  const own = await work();
+  const seconds = typeof own === 'number' ? own : (performance.now() - started) / 1000;
   const mbps = bytes / 1e6 / seconds;
   console.log(`${label.padEnd(58)} ${seconds.toFixed(2).padStart(7)} s ${mbps.toFixed(0).padStart(6)} MB/s`);
   return mbps;
@@ -54,7 +66,7 @@ async function timed(label: string, bytes: number, work: () => Promise<unknown>)
 async function modelHub(
   hubUrl: string,
   env: Record<string, string>,
-): Promise<{ run: () => Promise<void>; peakRss: () => number }> {
+): Promise<{ run: () => Promise<number>; peakRss: () => number }> {
   const t = await startTestApp(hubUrl, { LOG_LEVEL: 'silent', ...env });
   const reg = await t.request('POST', '/v1/hub/register', {
     vendor: 'Wan-AI',
@@ -72,14 +84,17 @@ async function modelHub(
   let peak = process.memoryUsage().rss;
   return {
     peakRss: () => peak,
+    /** Seconds from the request to the verified, fsynced, stored blob (closing the app is not counted). */
     run: async () => {
       const sampler = setInterval(() => {
         peak = Math.max(peak, process.memoryUsage().rss);
       }, 100);
       try {
+        const started = performance.now();
         const queued = await t.request('POST', '/v1/hub/download', { artifact_ids: [artifact.id] });
         const job = await t.waitForJob(queued.body.job_id, 900_000);
         if (job.status !== 'completed') throw new Error(`download failed: ${job.error}`);
+        return (performance.now() - started) / 1000;
       } finally {
         clearInterval(sampler);
         await t.close();
@@ -88,78 +103,172 @@ async function modelHub(
   };
 }
 
+/** Everything at its default but the one file forced onto one connection. */
 const single = { DOWNLOAD_PARALLEL_THRESHOLD_BYTES: String(1024 * 1024 * MiB) };
-const parallel = { DOWNLOAD_PARALLEL_THRESHOLD_BYTES: String(64 * MiB), DOWNLOAD_CONNECTIONS_PER_FILE: '8' };
+const defaults = {};
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function startCpuBurner(): ChildProcess {
+  return spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+}
+
+interface Row {
+  pipeline: number;
+  hubDefault: number;
+  hubSingle: number;
+}
+
+/** ROUNDS interleaved runs of the three ways over one hub; medians. */
+async function unthrottledRow(label: string, hubUrl: string, bytes: number): Promise<Row> {
+  console.log(`\n${label}:`);
+  const url = `${hubUrl}/${WAN_REPO}/resolve/main/${FILE}`;
+  const out = path.join(workDir, 'curl.out');
+  const runs: Row[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const pipeline = await timed('  curl | tee file | openssl dgst -sha256', bytes, () =>
+      run('bash', [
+        '-c',
+        `set -o pipefail; curl -sSL '${url}' | tee '${out}' | openssl dgst -sha256 >/dev/null`,
+      ]),
+    );
+    await fsp.rm(out, { force: true });
+    const hubDefault = await timed(
+      '  Model Hub, default settings (download+sha256+verify+fsync)',
+      bytes,
+      (await modelHub(hubUrl, defaults)).run,
+    );
+    const hubSingle = await timed('  Model Hub, single stream', bytes, (await modelHub(hubUrl, single)).run);
+    runs.push({ pipeline, hubDefault, hubSingle });
+  }
+  return {
+    pipeline: median(runs.map((r) => r.pipeline)),
+    hubDefault: median(runs.map((r) => r.hubDefault)),
+    hubSingle: median(runs.map((r) => r.hubSingle)),
+  };
+}
+
+/** Per-file cost of hashing inline and on the worker, for small sizes: where the threshold belongs. */
+async function hashCrossover(): Promise<string[]> {
+  const worker = new HashWorker();
+  const lines: string[] = [];
+  try {
+    for (const size of [4 * 1024, 64 * 1024, 256 * 1024, MiB, 4 * MiB, 16 * MiB]) {
+      const buffer = randomBytes(size);
+      const perFile: Record<string, number> = {};
+      for (const where of ['inline', 'worker'] as const) {
+        const count = Math.max(8, Math.min(400, Math.floor((64 * MiB) / size)));
+        let busyMs = 0;
+        const started = performance.now();
+        for (let i = 0; i < count; i++) {
+          const hasher = new ContentHasher({
+            worker: where === 'worker' ? worker : undefined,
+            expectedBytes: Number.MAX_SAFE_INTEGER,
+          });
+          const t = performance.now();
+          for (let at = 0; at < size; at += 64 * 1024) hasher.update(buffer.subarray(at, at + 64 * 1024));
+          busyMs += performance.now() - t;
+          await hasher.digest();
+        }
+        perFile[where] = ((performance.now() - started) / count) * 1000;
+        perFile[`${where}Busy`] = (busyMs / count) * 1000;
+      }
+      lines.push(
+        `  ${String(size / 1024).padStart(6)} KiB: inline ${perFile.inline?.toFixed(0)} us; worker ${perFile.worker?.toFixed(0)} us per file, of which ${perFile.workerBusy?.toFixed(0)} us on the event loop`,
+      );
+    }
+  } finally {
+    await worker.close();
+  }
+  return lines;
+}
+
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
 try {
-  console.log(`unthrottled, ${SIZE_MIB} MiB over loopback (${os.cpus().length} cores):`);
-  const hub = await startHub(SIZE_MIB);
-  const url = `${hub.url}/${WAN_REPO}/resolve/main/${FILE}`;
-  const out = path.join(workDir, 'curl.out');
   const bytes = SIZE_MIB * MiB;
-  const curl = await timed('curl -o file', bytes, () => run('curl', ['-sSL', '-o', out, url]));
-  await fsp.rm(out, { force: true });
-  const pipeline = await timed('curl | tee file | openssl dgst -sha256', bytes, () =>
-    run('bash', [
-      '-c',
-      `set -o pipefail; curl -sSL '${url}' | tee '${out}' | openssl dgst -sha256 >/dev/null`,
-    ]),
-  );
+  console.log(`${SIZE_MIB} MiB over loopback (${os.cpus().length} cores), median of ${ROUNDS}`);
+  const hub = await startHub(SIZE_MIB);
+  const idle = await unthrottledRow('unthrottled', hub.url, bytes);
+  const burner = startCpuBurner();
+  let busy: Row;
+  try {
+    busy = await unthrottledRow(
+      "unthrottled, with a CPU-bound process running (node -e 'for(;;){}')",
+      hub.url,
+      bytes,
+    );
+  } finally {
+    burner.kill('SIGKILL');
+  }
+  const out = path.join(workDir, 'prefix.out');
+  await run('curl', ['-sSL', '-o', out, `${hub.url}/${WAN_REPO}/resolve/main/${FILE}`]);
+  hub.stop();
+  const prefixBytes = Math.min(bytes, 1024 * MiB);
   const rehash = await timed(
-    're-hash a 1 GiB partial prefix (what a resume costs)',
-    Math.min(bytes, 1024 * MiB),
+    '\nre-hash a 1 GiB partial prefix (what a resume costs)',
+    prefixBytes,
     async () => {
-      const hasher = new ContentHasher();
-      const stream = fs.createReadStream(out, { end: Math.min(bytes, 1024 * MiB) - 1, highWaterMark: MiB });
-      for await (const chunk of stream as AsyncIterable<Buffer>) hasher.update(chunk);
-      hasher.digest();
+      const worker = new HashWorker();
+      const hasher = new ContentHasher({ worker, expectedBytes: prefixBytes });
+      const stream = fs.createReadStream(out, { end: prefixBytes - 1, highWaterMark: MiB });
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        hasher.update(chunk);
+        await hasher.waitForRoom();
+      }
+      await hasher.digest();
+      await worker.close();
     },
   );
   await fsp.rm(out, { force: true });
-  const singleRun = await modelHub(hub.url, single);
-  const hubSingle = await timed(
-    'Model Hub, single stream (download+sha256+verify+fsync)',
-    bytes,
-    singleRun.run,
-  );
-  const parallelRun = await modelHub(hub.url, parallel);
-  const hubParallel = await timed(
-    'Model Hub, up to 8 parallel ranges (download+sha256+verify+fsync)',
-    bytes,
-    parallelRun.run,
-  );
-  hub.stop();
 
-  const throttled: { mbps: number; ratio: number }[] = [];
+  const throttled: { mbps: number; single: number; parallel: number }[] = [];
   for (const { mbps, mib } of THROTTLES) {
     console.log(`\nthrottled to ${mbps} MB/s per connection, ${mib} MiB:`);
     const slow = await startHub(mib, mbps * 1e6);
     const throttledBytes = mib * MiB;
     const slowSingle = await timed(
-      'Model Hub, single stream',
+      '  Model Hub, single stream',
       throttledBytes,
       (await modelHub(slow.url, single)).run,
     );
     const slowParallel = await timed(
-      'Model Hub, up to 8 parallel ranges',
+      '  Model Hub, default settings (adaptive, up to 8 connections)',
       throttledBytes,
-      (await modelHub(slow.url, parallel)).run,
+      (await modelHub(slow.url, defaults)).run,
     );
-    throttled.push({ mbps, ratio: slowParallel / slowSingle });
+    throttled.push({ mbps, single: slowSingle, parallel: slowParallel });
     slow.stop();
   }
 
-  console.log('\nratios:');
+  console.log('\nhash worker crossover (per file, sequential):');
+  for (const line of await hashCrossover()) console.log(line);
+
+  const mb = (n: number) => `${n.toFixed(0).padStart(5)} MB/s`;
+  console.log(`\nsummary (${SIZE_MIB} MiB, medians of ${ROUNDS}):`);
   console.log(
-    `  Model Hub parallel / curl|tee|openssl  = ${(hubParallel / pipeline).toFixed(2)}x (target >= 1.2x)`,
+    '                     curl|tee|openssl   Model Hub default   ratio   (target)   Model Hub single   default/single',
   );
-  console.log(`  Model Hub single   / curl|tee|openssl  = ${(hubSingle / pipeline).toFixed(2)}x`);
-  console.log(`  Model Hub parallel / curl -o file      = ${(hubParallel / curl).toFixed(2)}x`);
-  for (const { mbps, ratio } of throttled) {
-    console.log(`  throttled ${mbps} MB/s/conn: parallel / single = ${ratio.toFixed(2)}x (target >= 6x)`);
+  for (const [label, row, target] of [
+    ['idle machine', idle, '>= 1.6x'],
+    ['+ CPU-bound process', busy, '>= 1.3x'],
+  ] as const) {
+    console.log(
+      `  ${label.padEnd(20)} ${mb(row.pipeline).padStart(14)} ${mb(row.hubDefault).padStart(19)} ${ratio(row.hubDefault, row.pipeline).padStart(7)}   ${target}   ${mb(row.hubSingle).padStart(14)}   ${ratio(row.hubDefault, row.hubSingle).padStart(8)}`,
+    );
+  }
+  for (const { mbps, single: s1, parallel } of throttled) {
+    console.log(
+      `  throttled ${mbps} MB/s/conn: single ${mb(s1)}, default ${mb(parallel)}, default/single = ${ratio(parallel, s1)} (target >= 7x)`,
+    );
   }
   console.log(`  resume: re-hashing the prefix runs at ${rehash.toFixed(0)} MB/s`);
-  console.log(`  peak RSS during the parallel download: ${(parallelRun.peakRss() / MiB).toFixed(0)} MiB`);
 } finally {
   await fsp.rm(workDir, { recursive: true, force: true });
 }

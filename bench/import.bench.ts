@@ -65,7 +65,7 @@ try {
   for await (const chunk of (await fsp.open(firstBlob)).createReadStream({ highWaterMark: 4 * MiB })) {
     hasher.update(chunk as Buffer);
   }
-  hasher.digest();
+  await hasher.digest();
   let seconds = (performance.now() - started) / 1000;
   console.log(
     `${'Node sha256 of one file (baseline)'.padEnd(44)} ${seconds.toFixed(2).padStart(7)} s ${(firstGib / seconds).toFixed(2).padStart(6)} GiB/s`,

@@ -523,6 +523,18 @@ async function walkthrough(session: Session, log: (line: string) => void): Promi
   );
   put('api-artifacts', apiArtifacts);
 
+  // The copy's sync meets an upstream that fails twice: its retries are in the job's log (docs/cli.md).
+  const retries = new Block();
+  const fault = { file_path: 'README.md', status: 503, retry_after_seconds: 1, times: 2 };
+  const armed = await fetch(`${session.hub.url}/_control/faults`, {
+    method: 'POST',
+    body: JSON.stringify(fault),
+  });
+  retries.add(
+    `curl -s -X POST http://127.0.0.1:9000/_control/faults -d '${JSON.stringify(fault)}'`,
+    await armed.text(),
+  );
+
   const apiRegister = new Block();
   const copy = await curl(apiRegister, 'POST', '/v1/hub/register', {
     vendor: 'demo',
@@ -532,6 +544,8 @@ async function walkthrough(session: Session, log: (line: string) => void): Promi
   });
   put('api-register', apiRegister);
   await finished(String(copy.json.sync_job_id));
+  await run(retries, ['job', String(copy.json.sync_job_id)]);
+  put('job-retries', retries);
 
   const apiDownload = new Block();
   const queued = await curl(apiDownload, 'POST', '/v1/hub/download', { repo_id: WAN_COPY_REPO });
@@ -545,6 +559,11 @@ async function walkthrough(session: Session, log: (line: string) => void): Promi
   put('api-download', apiDownload);
 
   const apiErrors = new Block();
+  await curl(apiErrors, 'POST', '/v1/hub/register', {
+    vendor: 'nobody',
+    name: 'nothing',
+    source_repo_id: 'nobody/nothing',
+  });
   await curl(apiErrors, 'POST', '/v1/hub/register', {
     vendor: 'Wan-AI',
     name: 'again',

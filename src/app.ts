@@ -15,6 +15,7 @@ import { migrateToLatest } from './db/migrator.js';
 import { ModelsRepository } from './db/models.repo.js';
 import { SecretBox } from './db/secret-box.js';
 import { WebhooksRepository } from './db/webhooks.repo.js';
+import { errorMessage } from './errors.js';
 import { type EventBus, LocalEventBus, RedisEventBus } from './events/event-bus.js';
 import { EventLog } from './events/event-log.js';
 import { HubMetrics } from './events/metrics.js';
@@ -32,13 +33,16 @@ import { JobsService } from './services/jobs.service.js';
 import { MirrorService } from './services/mirror.service.js';
 import { MirrorPullThrough } from './services/mirror-pull-through.js';
 import { ReadinessService } from './services/readiness.service.js';
+import { hubNameOf } from './services/register-check.js';
 import { RegistryService } from './services/registry.service.js';
 import { StorageService } from './services/storage.service.js';
 import { type SecretsReport, WebhooksService } from './services/webhooks.service.js';
 import { BlobStore } from './store/blob-store.js';
+import { HashWorker } from './store/hash-worker.js';
 import { ImportRoots } from './store/import-roots.js';
 import { PartialDownloads } from './store/partial-downloads.js';
 import { SingleFlight } from './tasks/download/single-flight.js';
+import { reportUpstreamRetry } from './tasks/job-context.js';
 import { createJobRunner } from './tasks/job-runner.js';
 import { upgradeMetadataLayout } from './tasks/metadata-layout.js';
 import { Reaper } from './tasks/reaper.js';
@@ -66,7 +70,28 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const runtime = await createRuntime(config, logger, config.runWorker, (db) =>
     checkAccessControl(config, db, logger),
   );
-  const registry = new RegistryService(runtime.models, runtime.artifacts, runtime.jobsService, runtime.store);
+  // Registering asks upstream once while its client waits: a few seconds and one retry at most.
+  const checkAttemptMs = Math.min(config.upstreamTimeoutMs, 5_000);
+  const checkLimits = {
+    timeoutMs: checkAttemptMs,
+    retry: {
+      maxRetries: Math.min(config.upstreamMaxRetries, 1),
+      baseDelayMs: Math.min(config.upstreamRetryBaseMs, 250),
+      maxWaitMs: 1_000,
+    },
+  };
+  const registry = new RegistryService(
+    runtime.models,
+    runtime.artifacts,
+    runtime.jobsService,
+    runtime.store,
+    {
+      hubName: hubNameOf(config.hfEndpoint),
+      tokenSet: Boolean(config.hfToken),
+      timeoutMs: checkAttemptMs + 2_000,
+      check: (repoId, revision) => runtime.hub.checkRepo(repoId, revision, checkLimits),
+    },
+  );
   const pullThrough =
     config.mirrorMode === 'pull-through'
       ? new MirrorPullThrough({
@@ -227,9 +252,11 @@ async function createRuntime(
     stallTimeoutMs: config.download.stallTimeoutMs,
     retry,
     userAgent: USER_AGENT,
-    onRetry: (message) => {
+    // Counted, logged, and told to the job the request is made for (if any: see job-context.ts).
+    onRetry: (retry, error) => {
       metrics.upstreamRetry();
-      logger.warn(message);
+      logger.warn({ error: errorMessage(error) }, retry.message);
+      void reportUpstreamRetry(retry);
     },
     onResponse: (status, hubErrorCode) => metrics.upstreamResponse(status, hubErrorCode),
     pause:
@@ -319,6 +346,8 @@ async function createRuntime(
   reportSecrets(await webhooks.protectSecrets(), logger);
   webhookDispatcher.start();
 
+  // One hashing thread per process, started by the first large download (2 cores: one is enough).
+  const hashWorker = runWorker ? new HashWorker() : undefined;
   if (runWorker) {
     await upgradeMetadataLayout(
       { models, artifacts, store, metadataMaxBytes: config.metadataMaxBytes },
@@ -344,6 +373,7 @@ async function createRuntime(
           connectionsPerFile: config.download.connectionsPerFile,
           chunkBytes: config.download.chunkBytes,
           connectionBudget: pLimit(config.download.maxConnections),
+          hashWorker,
         },
         inFlight: new SingleFlight(),
         leases,
@@ -398,6 +428,7 @@ async function createRuntime(
         logger.warn({ jobs: handedBack }, 'jobs still running at shutdown were handed back to the queue');
       }
       await queue.close();
+      await hashWorker?.close();
       await hub.close();
       await webhookDispatcher.stop();
       await bus.close();

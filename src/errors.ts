@@ -95,10 +95,19 @@ export class UpstreamError extends AppError {
       hubErrorCode?: string;
       retryable: boolean;
       retryAfterSeconds?: number;
+      /** The hub's own words (`X-Error-Message`, else the body's `error`), for messages that quote them. */
+      hubMessage?: string;
       cause?: unknown;
     },
   ) {
     super(code, message, { cause: details.cause });
+  }
+}
+
+/** Upstream did not answer within the time an interactive request waits for it (504). */
+export class UpstreamTimeout extends UpstreamError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UPSTREAM_UNAVAILABLE', message, { retryable: true, cause: options?.cause });
   }
 }
 

@@ -100,12 +100,22 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
     .option('--name <name>', 'name shown by the hub (default: the name part of repo_id)')
     .option('--revision <revision>', 'branch, tag or commit to mirror (default: main)')
     .option('--sync', 'queue a sync right away')
+    .option(
+      '--no-verify',
+      'register without checking upstream that the repo exists (air-gapped hub before an import, or upstream down)',
+    )
     .addOption(jsonOption())
     .action(
       run(
         async (
           repoId: string,
-          opts: JsonOption & { vendor?: string; name?: string; revision?: string; sync?: boolean },
+          opts: JsonOption & {
+            vendor?: string;
+            name?: string;
+            revision?: string;
+            sync?: boolean;
+            verify: boolean;
+          },
           command: Command,
         ) => {
           const [owner = '', name = ''] = repoId.split('/');
@@ -115,6 +125,7 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
             source_repo_id: repoId,
             ...(opts.revision ? { revision: opts.revision } : {}),
             auto_sync: opts.sync === true,
+            ...(opts.verify ? {} : { verify: false }),
           };
           const model = await clientFor(command).register(request);
           if (opts.json) {

@@ -24,7 +24,8 @@ export type WatchNotice =
   | { kind: 'file-completed'; path: string; sizeBytes: number; source: FileSource }
   | { kind: 'file-failed'; path: string; error: string }
   | { kind: 'model-synced'; sync: SyncOutcome }
-  | { kind: 'takeover'; from: string; to: string | null };
+  | { kind: 'takeover'; from: string; to: string | null }
+  | { kind: 'upstream-retry'; message: string };
 
 export interface SyncOutcome {
   repoId: string | null;
@@ -183,7 +184,9 @@ function applyEvent(state: WatchState, event: HubEvent): WatchState {
       }
       // Only the terminal events end a watch: they carry the result and the error.
       const status = event.data.status === 'running' ? 'running' : state.status;
-      return applySnapshot({ ...state, status }, event.data);
+      const { retry } = event.data;
+      const notices: WatchNotice[] = retry ? [{ kind: 'upstream-retry', message: retry.message }] : [];
+      return applySnapshot({ ...state, status, notices }, event.data);
     }
     case 'artifact.completed': {
       const tracked = state.currentFiles.find((f) => f.artifactId === event.artifact_id);

@@ -68,6 +68,9 @@ export function createBarDisplay(stream: TerminalStream): ProgressDisplay {
     // Bars leave the screen when the watch ends (the summary line, or Ctrl-C, follows): no stale
     // bar, and no `^C` left over one.
     clearOnComplete: true,
+    // A bar whose text did not change is otherwise not rewritten; but a logged line or a removed
+    // bar moves the bars below it one row, and an unchanged bar would then show another's text.
+    forceRedraw: true,
     fps: 10,
   });
   let overall: SingleBar | undefined;

@@ -40,6 +40,8 @@ export function describeNotice(notice: WatchNotice): string {
       return notice.to === null
         ? `worker ${terminalSafe(notice.from)} stopped renewing its lease; waiting for another worker to take the job over`
         : `taken over from worker ${terminalSafe(notice.from)} after its lease lapsed; resuming on worker ${terminalSafe(notice.to)}`;
+    case 'upstream-retry':
+      return terminalSafe(notice.message);
   }
 }
 

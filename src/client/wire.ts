@@ -83,6 +83,18 @@ export interface TakeoverWire {
   to: string | null;
 }
 
+/**
+ * On a `job.progress` event when an upstream request of the job failed and is tried again: the
+ * job's log line (`upstream answered 503, retry 1/5 in 1 s (…)`), which retry of how many, and the
+ * wait before it. Absent on older hubs.
+ */
+export interface RetryWire {
+  message: string;
+  attempt: number;
+  max_retries: number;
+  delay_ms: number;
+}
+
 /** A job as `GET /v1/hub/jobs` lists it: without its logs. */
 export interface JobSummaryWire {
   id: string;
@@ -135,6 +147,8 @@ export interface RegisterRequest {
   source_repo_id: string;
   revision?: string;
   auto_sync?: boolean;
+  /** false: register without asking upstream whether the repo exists (default true). */
+  verify?: boolean;
 }
 
 export interface RepoDownloadRequest {
@@ -201,7 +215,10 @@ interface EventEnvelope<T extends HubEventType, D> {
 
 export type HubEvent =
   | EventEnvelope<'job.created', { type: JobType; status: JobStatus }>
-  | EventEnvelope<'job.progress', ProgressWire & { status: JobStatus; takeover?: TakeoverWire }>
+  | EventEnvelope<
+      'job.progress',
+      ProgressWire & { status: JobStatus; takeover?: TakeoverWire; retry?: RetryWire }
+    >
   | EventEnvelope<'job.completed', { type: JobType; result: unknown }>
   | EventEnvelope<'job.failed', { type: JobType; error: string; result: unknown }>
   | EventEnvelope<'job.cancelled', { type: JobType; stopped_by?: string; result: unknown }>

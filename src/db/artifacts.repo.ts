@@ -155,6 +155,50 @@ export class ArtifactsRepository {
     return row?.sha256 ?? undefined;
   }
 
+  /** `findCompletedSha256ByOid` for many git blobs in a few statements: oid → sha256 of those found. */
+  async findCompletedSha256ByOids(upstreamOids: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const unique = [...new Set(upstreamOids)];
+    for (let i = 0; i < unique.length; i += BATCH_ROWS) {
+      const rows = await this.db
+        .selectFrom('artifacts')
+        .select(['upstreamOid', 'sha256'])
+        .where('upstreamOid', 'in', unique.slice(i, i + BATCH_ROWS))
+        .where('downloadStatus', '=', 'completed')
+        .where('sha256', 'is not', null)
+        .execute();
+      for (const row of rows) {
+        if (row.upstreamOid !== null && row.sha256 !== null) found.set(row.upstreamOid, row.sha256);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Many artifacts hold verified, durable content now (a group commit): one statement per row,
+   * meant to run inside the one transaction that also records their events (see EventLog.commit).
+   */
+  async markCompletedMany(
+    rows: readonly { id: string; sha256: string; localPath: string; size: number }[],
+    at: string,
+  ): Promise<void> {
+    for (const row of rows) {
+      await this.db
+        .updateTable('artifacts')
+        .set({
+          downloadStatus: 'completed',
+          sha256: row.sha256,
+          localPath: row.localPath,
+          bytesDownloaded: row.size,
+          error: null,
+          updatedAt: at,
+          lastUsedAt: at,
+        })
+        .where('id', '=', row.id)
+        .execute();
+    }
+  }
+
   /**
    * What "referenced" means for scan and GC: a blob a non-removed artifact holds (its verified
    * sha256) or could be deduplicated onto (the LFS sha256 it advertises, whatever its status).

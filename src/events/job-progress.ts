@@ -30,10 +30,26 @@ export interface Takeover {
   to: string | null;
 }
 
-/** The data of a `job.progress` event: a snapshot, the job's status, and a takeover when one happened. */
+/**
+ * An upstream request made for the job failed and is tried again after `delay_ms`: `attempt` of
+ * `max_retries` (UPSTREAM_MAX_RETRIES). `message` is the line written in the job's log, e.g.
+ * `upstream unreachable (ECONNREFUSED), retry 2/5 in 4 s (model info for org/name@main)`.
+ */
+export interface RetryNotice {
+  message: string;
+  attempt: number;
+  max_retries: number;
+  delay_ms: number;
+}
+
+/**
+ * The data of a `job.progress` event: a snapshot, the job's status, and a takeover or an upstream
+ * retry when one happened.
+ */
 export type ProgressEventData = ProgressSnapshot & {
   status: 'pending' | 'running';
   takeover?: Takeover;
+  retry?: RetryNotice;
 };
 
 export type ProgressFlush = (snapshot: ProgressSnapshot) => Promise<void>;

@@ -10,6 +10,7 @@ import {
   ServiceUnavailable,
   Unauthorized,
   UpstreamError,
+  UpstreamTimeout,
 } from '../errors.js';
 import { quoteExcerpt } from '../excerpt.js';
 import { asServiceUnavailable } from '../services/outage.js';
@@ -27,6 +28,7 @@ export function errorStatus(error: AppError): number {
   if (error instanceof Forbidden) return 403;
   if (error instanceof RateLimited) return 429;
   if (error instanceof ServiceUnavailable) return 503;
+  if (error instanceof UpstreamTimeout) return 504;
   if (error instanceof UpstreamError || error instanceof IntegrityError) return 502;
   return 500;
 }

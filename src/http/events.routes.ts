@@ -38,7 +38,7 @@ const STREAM_OK = {
 };
 
 const STREAM_DESCRIPTION =
-  'Server-Sent Events. Each message has `event: <type>` and `data: <event JSON>`; stored events also have `id:`, which `Last-Event-ID` resumes after. `job.progress` (no id) is sent at most once per PROGRESS_INTERVAL_MS per running job. A `: heartbeat` comment keeps idle streams open.';
+  "Server-Sent Events. Each message has `event: <type>` and `data: <event JSON>`; stored events also have `id:`, which `Last-Event-ID` resumes after. `job.progress` (no id) is sent at most once per PROGRESS_INTERVAL_MS per running job, and at once, with its `data.takeover` ({from, to}), when the job changes workers, or with its `data.retry` ({message, attempt, max_retries, delay_ms}), when an upstream request of the job failed and is tried again (`message` is the line the job's log gets). A `: heartbeat` comment keeps idle streams open.";
 
 /** The key may come as `?access_token=` here (EventSource sends no headers); logs never show it. */
 const STREAM_CONFIG = { scope: 'read', keyInQuery: true } as const;

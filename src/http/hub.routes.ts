@@ -7,6 +7,8 @@ import { presentModel } from './presenters.js';
 import { ErrorBody, JobAccepted, RegisteredModel } from './schemas.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody };
+// Registering asks upstream: its refusal is a 403 (or a 404), upstream down or slow a 502 or 504.
+const registerErrors = { ...errors, 403: ErrorBody, 502: ErrorBody, 504: ErrorBody };
 
 export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -17,6 +19,8 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
         schema: {
           summary: 'Register an upstream repo',
           tags: ['hub'],
+          description:
+            "Asks upstream once (model info at `revision`, with the hub's HF_TOKEN) whether the repo can be mirrored: 404 when the repo or the revision does not exist there (or is private and HF_TOKEN cannot read it), 403 when it is gated or refused for HF_TOKEN, 502 (504 on a timeout) when upstream cannot be asked. `verify: false` skips the check.",
           body: Type.Object(
             {
               vendor: Type.String({ minLength: 1, maxLength: 96 }),
@@ -28,10 +32,17 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
               }),
               revision: Type.Optional(Type.String({ minLength: 1, maxLength: 255, default: 'main' })),
               auto_sync: Type.Optional(Type.Boolean({ default: false })),
+              verify: Type.Optional(
+                Type.Boolean({
+                  default: true,
+                  description:
+                    'Check upstream that the repo exists at `revision` and that HF_TOKEN can read it before registering. `false` registers without asking (an air-gapped hub before an import, or upstream down); the first sync checks it then.',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
-          response: { 201: RegisteredModel, ...errors },
+          response: { 201: RegisteredModel, ...registerErrors },
         },
       },
       async (request, reply) => {
@@ -42,6 +53,7 @@ export function hubRoutes(deps: { registry: RegistryService; jobs: JobsService }
           sourceRepoId: body.source_repo_id,
           revision: body.revision ?? 'main',
           autoSync: body.auto_sync ?? false,
+          verify: body.verify ?? true,
         });
         return reply
           .status(201)

@@ -5,6 +5,7 @@ import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
 import { Conflict, NotFound } from '../errors.js';
 import { type BlobStore, metadataFolder } from '../store/blob-store.js';
 import type { JobsService } from './jobs.service.js';
+import { checkUpstream, type RegisterCheck } from './register-check.js';
 import { assertNamePart, assertRepoId } from './repo-id.js';
 import { assertRevision } from './revision.js';
 
@@ -14,6 +15,8 @@ export interface RegisterInput {
   sourceRepoId: string;
   revision: string;
   autoSync: boolean;
+  /** Ask upstream first whether the repo exists at `revision` and can be read (default true). */
+  verify?: boolean;
 }
 
 export class RegistryService {
@@ -22,6 +25,8 @@ export class RegistryService {
     private readonly artifacts: ArtifactsRepository,
     private readonly jobs: JobsService,
     private readonly store: BlobStore,
+    /** How registering asks upstream; without it nothing is checked. */
+    private readonly upstream?: RegisterCheck,
   ) {}
 
   async registerRepo(input: RegisterInput): Promise<{ model: ModelRepoRow; syncJobId?: string }> {
@@ -31,6 +36,9 @@ export class RegistryService {
     assertRevision('revision', input.revision);
     if (await this.models.findByRepoId(input.sourceRepoId)) {
       throw new Conflict('REPO_ALREADY_REGISTERED', `Repository ${input.sourceRepoId} is already registered`);
+    }
+    if (this.upstream && input.verify !== false) {
+      await checkUpstream(this.upstream, input.sourceRepoId, input.revision);
     }
     const at = nowIso();
     let model: ModelRepoRow;

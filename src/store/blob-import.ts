@@ -65,7 +65,7 @@ async function tryHardLink(source: string, target: string): Promise<boolean> {
   }
 }
 
-type Digest = ReturnType<ContentHasher['digest']>;
+type Digest = Awaited<ReturnType<ContentHasher['digest']>>;
 
 function hasherFor(expected: ExpectedContent): ContentHasher {
   return new ContentHasher(expected.sha256 ? {} : { gitBlobSize: expected.size });
@@ -84,7 +84,7 @@ async function hashFile(
     onBytes(hasher.size, chunk.byteLength);
     if (hasher.size > expected.size) break;
   }
-  return hasher.digest();
+  return await hasher.digest();
 }
 
 async function copyHashing(
@@ -107,7 +107,7 @@ async function copyHashing(
   } finally {
     await handle.close();
   }
-  return hasher.digest();
+  return await hasher.digest();
 }
 
 async function syncFile(file: string): Promise<void> {

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, type Dirent, type Stats } from 'node:fs';
+import fsSync, { createReadStream, type Dirent, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Invalid } from '../errors.js';
 import { repoFolderName } from './hf-cache-layout.js';
 import { safeJoin } from './safe-path.js';
@@ -14,8 +15,9 @@ import { safeJoin } from './safe-path.js';
  *   <root>/temp/<artifact>.part[.json]  partial downloads and their resume state; never read as content
  *   <root>/quarantine/sha256/<hash>.<ms>  blobs a deep scan found corrupt; kept, never read as content
  *
- * Content reaches `blobs/` only through `commitTemp`: the writer has already verified and fsynced
- * it, the rename is atomic, and the directory is fsynced after it.
+ * Content reaches `blobs/` only through `commitTemp` (or `commitTemps`, the same for a group of
+ * small files): the writer has already verified and fsynced it, the rename is atomic, and the
+ * directory is fsynced after it (once per group).
  */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -106,11 +108,74 @@ export class BlobStore {
   }
 
   /**
+   * Writes a small verified content to a new temp file and makes it durable (fsync), ready for
+   * `commitTemps`. The name is unique (`<key>.part.<random>.tmp`, which a scan treats as a stale
+   * temp of artifact `key`), so two writers of the same content never share a file.
+   */
+  async writeTemp(key: string, content: Uint8Array): Promise<string> {
+    const tempPath = safeJoin(this.tempDir, `${key}.part.${randomBytes(6).toString('hex')}.tmp`);
+    // A few KiB: write and close on this thread cost less than trips to libuv's pool (four
+    // threads, shared with every other file operation). The open and the fsync go there: creating
+    // a file can wait for the journal while other files' fsyncs commit it (measured: an open on
+    // this thread then blocked it ~0.15 ms per file, and files/s dropped by ~15 %).
+    const fd = await openFd(tempPath, 'wx');
+    try {
+      const bytesWritten = fsSync.writeSync(fd, content, 0, content.byteLength, 0);
+      if (bytesWritten !== content.byteLength)
+        throw new Error(`short write: ${bytesWritten} of ${content.byteLength} bytes`);
+      await fsyncFd(fd);
+    } catch (error) {
+      fsSync.closeSync(fd);
+      fsSync.rmSync(tempPath, { force: true });
+      throw error;
+    }
+    fsSync.closeSync(fd);
+    return tempPath;
+  }
+
+  /**
+   * `commitTemp` for many files at once (a group commit): each verified, fsynced temp file is
+   * renamed to its content address (or dropped when that blob exists), then blobs/ is fsynced once
+   * for the whole group. When it resolves, every blob of the group is durable; when it rejects,
+   * some may be (each complete and verified: a rename is all or nothing), and the temp files left
+   * are removed.
+   */
+  async commitTemps(files: readonly { tempPath: string; sha256: string }[]): Promise<CommitResult[]> {
+    try {
+      // A check and an atomic rename each, on this thread (see writeTemp); two files of one
+      // content both land whole (the same verified bytes), whichever rename is last.
+      const results = files.map((file): CommitResult => {
+        const relativePath = this.blobRelativePath(file.sha256);
+        const target = path.join(this.root, relativePath);
+        if (fsSync.existsSync(target)) {
+          fsSync.rmSync(file.tempPath, { force: true });
+          return { relativePath, deduplicated: true };
+        }
+        fsSync.renameSync(file.tempPath, target);
+        return { relativePath, deduplicated: false };
+      });
+      if (results.some((r) => !r.deduplicated)) await fsyncDirectory(this.blobsDir);
+      return results;
+    } catch (error) {
+      await Promise.all(files.map((f) => fs.rm(f.tempPath, { force: true })));
+      throw error;
+    }
+  }
+
+  /** Removes temp files written by `writeTemp` that will not be committed. */
+  async discardTemps(tempPaths: readonly string[]): Promise<void> {
+    await Promise.all(tempPaths.map((p) => fs.rm(p, { force: true })));
+  }
+
+  /**
    * Places a blob at metadata/<folder>/<repoPath>: a hard link (no bytes copied), or a copy where
    * links are impossible. Replaces an older version atomically.
    */
   async materializeMetadata(folder: string, repoPath: string, sha256: string): Promise<string> {
     const target = safeJoin(this.metadataDir, `${folder}/${repoPath}`);
+    const relative = path.relative(this.root, target).split(path.sep).join('/');
+    // The common case, a new file in a folder that exists: one link, no staging name.
+    if (await linkIfNew(this.blobPath(sha256), target)) return relative;
     await fs.mkdir(path.dirname(target), { recursive: true });
     const staging = `${target}.${randomBytes(6).toString('hex')}.tmp`;
     try {
@@ -123,7 +188,7 @@ export class BlobStore {
     // rename() is a no-op when both names already link the same inode (materialized before):
     // the staging name would be left behind.
     await fs.rm(staging, { force: true });
-    return path.relative(this.root, target).split(path.sep).join('/');
+    return relative;
   }
 
   /**
@@ -300,6 +365,22 @@ async function pathExists(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Hard-links `blob` at `target` when nothing is there yet and its folder exists; false otherwise. */
+async function linkIfNew(blob: string, target: string): Promise<boolean> {
+  try {
+    // One link on this thread: cheaper than a trip to libuv's pool (see writeTemp).
+    fsSync.linkSync(blob, target);
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'EEXIST') || isErrno(error, 'ENOENT')) return false;
+    if (isErrno(error, 'EXDEV') || isErrno(error, 'EPERM') || isErrno(error, 'EMLINK')) return false;
+    throw error;
+  }
+}
+
+const fsyncFd = promisify(fsSync.fsync);
+const openFd = promisify(fsSync.open);
 
 async function fsyncDirectory(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');

@@ -83,31 +83,41 @@ export async function downloadArtifact(
     // Neither says anything about the artifact: the job's new owner, or its retry, carries on.
     if (deps.signal?.aborted || databaseOutage(error) !== undefined) throw error;
     if (error instanceof IntegrityError) deps.metrics.integrityFailure(error.algorithm);
-    const message = errorMessage(error);
-    await deps.events.commit(
-      (trx) =>
-        deps.artifacts.in(trx).update(artifact.id, {
-          downloadStatus: 'failed',
-          error: message,
-          updatedAt: nowIso(),
-        }),
-      [
-        {
-          type: 'artifact.failed',
-          job_id: deps.jobId,
-          model_id: artifact.modelId,
-          artifact_id: artifact.id,
-          data: {
-            path: artifact.path,
-            error: message,
-            ...(error instanceof AppError ? { code: error.code } : {}),
-          },
-        },
-      ],
-    );
+    const message = await recordFailure(deps, artifact, error);
     deps.progress.fileFinished(artifact.id, { ok: false, size: artifact.size });
     return { status: 'failed', error: message };
   }
+}
+
+/** The artifact failed: its row and its `artifact.failed` event, in one commit. Returns the message. */
+export async function recordFailure(
+  deps: Pick<DownloadDeps, 'artifacts' | 'events' | 'jobId'>,
+  artifact: ArtifactRow,
+  error: unknown,
+): Promise<string> {
+  const message = errorMessage(error);
+  await deps.events.commit(
+    (trx) =>
+      deps.artifacts.in(trx).update(artifact.id, {
+        downloadStatus: 'failed',
+        error: message,
+        updatedAt: nowIso(),
+      }),
+    [
+      {
+        type: 'artifact.failed',
+        job_id: deps.jobId,
+        model_id: artifact.modelId,
+        artifact_id: artifact.id,
+        data: {
+          path: artifact.path,
+          error: message,
+          ...(error instanceof AppError ? { code: error.code } : {}),
+        },
+      },
+    ],
+  );
+  return message;
 }
 
 /** Same content in two places at once: the first transfers it, the others take its verified blob. */
@@ -303,8 +313,8 @@ async function commitCompleted(
   );
 }
 
-function completedEvent(
-  deps: CompletionDeps,
+export function completedEvent(
+  deps: Pick<CompletionDeps, 'jobId'>,
   artifact: ArtifactRow,
   sha256: string,
   source: CompletionSource,

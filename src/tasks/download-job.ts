@@ -1,8 +1,9 @@
 import type { ModelsRepository } from '../db/models.repo.js';
-import type { ModelRepoRow } from '../db/schema.js';
+import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
 import { type DownloadDeps, type DownloadOutcome, downloadArtifact } from './download-artifact.js';
 import type { DownloadPayload, DownloadResult } from './job-payloads.js';
 import { settledMap } from './settled-map.js';
+import { downloadSmallFiles, isSmallFile, type SmallFileItem } from './small-files.js';
 
 export interface DownloadJobDeps extends DownloadDeps {
   models: ModelsRepository;
@@ -19,45 +20,79 @@ export class DownloadJobError extends Error {
   }
 }
 
-/** A download job: every listed artifact, a few files at once; fails if any artifact failed. */
+/**
+ * A download job: every listed artifact, a few files at once; fails if any artifact failed. Small
+ * files (see small-files.ts) go through the small-file path, many at once and committed in groups,
+ * alongside the others.
+ */
 export async function runDownloadJob(
   deps: DownloadJobDeps,
   payload: DownloadPayload,
 ): Promise<DownloadResult> {
   const artifacts = await deps.artifacts.findByIds(payload.artifact_ids);
   const models = new Map<string, ModelRepoRow | undefined>();
+  for (const modelId of new Set(artifacts.map((a) => a.modelId))) {
+    models.set(modelId, await deps.models.findById(modelId));
+  }
   deps.progress.plan(
     artifacts.length,
     artifacts.reduce((sum, a) => sum + a.size, 0),
   );
   const failures: string[] = [];
-  const outcomes = await settledMap(
-    artifacts,
-    async (artifact): Promise<DownloadOutcome> => {
-      if (!models.has(artifact.modelId))
-        models.set(artifact.modelId, await deps.models.findById(artifact.modelId));
-      const model = models.get(artifact.modelId);
-      if (!model) return { status: 'failed', error: `model ${artifact.modelId} no longer exists` };
-      const started = Date.now();
-      const outcome = await downloadArtifact(deps, artifact, model);
-      if (outcome.status === 'failed') {
-        failures.push(`${artifact.path}: ${outcome.error}`);
-        await deps.log(`Failed ${artifact.path}: ${outcome.error}`);
-      } else {
-        deps.metrics.downloadCompleted({
-          bytes: outcome.bytes,
-          seconds: (Date.now() - started) / 1000,
-          source: outcome.source,
-        });
-        await deps.log(describeCompletion(artifact.path, outcome, Date.now() - started));
-      }
-      return outcome;
-    },
-    deps.fileConcurrency,
-  );
+  const outcomes: DownloadOutcome[] = [];
+  const small: SmallFileItem[] = [];
+  const large: { artifact: ArtifactRow; model: ModelRepoRow }[] = [];
+  for (const artifact of artifacts) {
+    const model = models.get(artifact.modelId);
+    if (!model) {
+      failures.push(`${artifact.path}: model ${artifact.modelId} no longer exists`);
+      outcomes.push({ status: 'failed', error: `model ${artifact.modelId} no longer exists` });
+    } else if (isSmallFile(artifact)) small.push({ artifact, model });
+    else large.push({ artifact, model });
+  }
+  const settled = await Promise.allSettled([
+    downloadSmallFiles(deps, small, {
+      onOutcome: async ({ artifact }, outcome, elapsedMs) => {
+        if (outcome.status === 'failed') {
+          failures.push(`${artifact.path}: ${outcome.error}`);
+          await deps.log(`Failed ${artifact.path}: ${outcome.error}`);
+        } else {
+          deps.metrics.downloadCompleted({
+            bytes: outcome.bytes,
+            seconds: elapsedMs / 1000,
+            source: outcome.source,
+          });
+        }
+      },
+    }),
+    settledMap(
+      large,
+      async ({ artifact, model }): Promise<DownloadOutcome> => {
+        const started = Date.now();
+        const outcome = await downloadArtifact(deps, artifact, model);
+        if (outcome.status === 'failed') {
+          failures.push(`${artifact.path}: ${outcome.error}`);
+          await deps.log(`Failed ${artifact.path}: ${outcome.error}`);
+        } else {
+          deps.metrics.downloadCompleted({
+            bytes: outcome.bytes,
+            seconds: (Date.now() - started) / 1000,
+            source: outcome.source,
+          });
+          await deps.log(describeCompletion(artifact.path, outcome, Date.now() - started));
+        }
+        return outcome;
+      },
+      deps.fileConcurrency,
+    ),
+  ]);
+  for (const one of settled) {
+    if (one.status === 'rejected') throw one.reason;
+    outcomes.push(...one.value);
+  }
   const missing = payload.artifact_ids.length - artifacts.length;
   if (missing > 0) failures.push(`${missing} artifact(s) no longer exist`);
-  const completed = outcomes.filter((o) => o.status === 'completed');
+  const completed = outcomes.flatMap((o) => (o.status === 'completed' ? [o] : []));
   const result: DownloadResult = {
     artifacts: payload.artifact_ids.length,
     downloaded: completed.filter((o) => o.source === 'downloaded').length,

@@ -10,7 +10,7 @@ import type { JobRow, JobType } from '../db/schema.js';
 import { errorMessage } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
 import { jobCancelledEvent, type NewEvent } from '../events/hub-event.js';
-import { JobProgress } from '../events/job-progress.js';
+import { JobProgress, type ProgressEventData } from '../events/job-progress.js';
 import type { HubInstrumentation } from '../events/metrics.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { ImportRoots } from '../store/import-roots.js';
@@ -21,6 +21,7 @@ import type { SingleFlight } from './download/single-flight.js';
 import type { TransferSettings } from './download/transfer.js';
 import { DownloadJobError, runDownloadJob } from './download-job.js';
 import { importFiles } from './import-files.js';
+import { type JobContext, runInJobContext } from './job-context.js';
 import type { DownloadPayload, GcPayload, ImportPayload, ScanPayload, SyncPayload } from './job-payloads.js';
 import { scanStore } from './scan-store.js';
 import { enforceQuota } from './store-quota.js';
@@ -165,31 +166,44 @@ async function runClaimed(
   if (job.attempts > 1) await log(attemptLine(job.attempts, lease.owner, job.takenOverFrom));
   if (job.takenOverFrom)
     deps.events.publishTransient(takeoverEvent(job, 'running', { from: job.takenOverFrom, to: lease.owner }));
+  // Upstream retries made while the handler runs show in its log and on its event stream at once.
+  const context: JobContext = {
+    reportRetry: (retry) => {
+      const { message, attempt, maxRetries, delayMs } = retry;
+      deps.events.publishTransient({
+        type: 'job.progress',
+        job_id: jobId,
+        data: {
+          ...progress.snapshot(),
+          status: 'running',
+          retry: { message, attempt, max_retries: maxRetries, delay_ms: delayMs },
+        } satisfies ProgressEventData,
+      });
+      return log(message);
+    },
+  };
   logger.info('job started');
   const startedAt = performance.now();
   const seconds = () => (performance.now() - startedAt) / 1000;
   let result: unknown;
   try {
     const payload = JSON.parse(job.payload) as unknown;
-    switch (job.type) {
-      case 'sync':
-        result = await syncRepo(taskDeps, payload as SyncPayload);
-        break;
-      case 'download':
-        result = await runDownloadJob(taskDeps, payload as DownloadPayload);
-        break;
-      case 'import':
-        result = await importFiles(taskDeps, payload as ImportPayload);
-        break;
-      case 'scan':
-        result = await scanStore(taskDeps, payload as ScanPayload);
-        break;
-      case 'gc':
-        result = await collectGarbage(taskDeps, payload as GcPayload);
-        break;
-      default:
-        throw new Error(`Job type ${job.type} is not supported by this version`);
-    }
+    result = await runInJobContext(context, async () => {
+      switch (job.type) {
+        case 'sync':
+          return syncRepo(taskDeps, payload as SyncPayload);
+        case 'download':
+          return runDownloadJob(taskDeps, payload as DownloadPayload);
+        case 'import':
+          return importFiles(taskDeps, payload as ImportPayload);
+        case 'scan':
+          return scanStore(taskDeps, payload as ScanPayload);
+        case 'gc':
+          return collectGarbage(taskDeps, payload as GcPayload);
+        default:
+          throw new Error(`Job type ${job.type} is not supported by this version`);
+      }
+    });
   } catch (error) {
     if (cancelledBy(lease.signal)) {
       if (await endCancelled(deps, job, finish, log))

@@ -7,6 +7,7 @@ import { classifyFile } from './classify.js';
 import { type DownloadDeps, downloadArtifact } from './download-artifact.js';
 import type { SyncPayload, SyncResult } from './job-payloads.js';
 import { settledMap } from './settled-map.js';
+import { downloadSmallFiles, isSmallFile } from './small-files.js';
 import { cancelledBy } from './worker-leases.js';
 
 export interface SyncDeps extends DownloadDeps {
@@ -45,11 +46,23 @@ export async function syncRepo(deps: SyncDeps, payload: SyncPayload): Promise<Sy
       metadataTargets.length,
       metadataTargets.reduce((sum, a) => sum + a.size, 0),
     );
-    const outcomes = await settledMap(
-      metadataTargets,
-      (a) => downloadArtifact(deps, a, synced),
-      METADATA_CONCURRENCY,
-    );
+    // Small files (most metadata) are fetched many at once and committed in groups; the rest one by one.
+    // Both settle before either's error is thrown: no transfer outlives the handler.
+    const settled = await Promise.allSettled([
+      downloadSmallFiles(
+        deps,
+        metadataTargets.filter(isSmallFile).map((artifact) => ({ artifact, model: synced })),
+      ),
+      settledMap(
+        metadataTargets.filter((a) => !isSmallFile(a)),
+        (a) => downloadArtifact(deps, a, synced),
+        METADATA_CONCURRENCY,
+      ),
+    ]);
+    const outcomes = settled.flatMap((one) => {
+      if (one.status === 'rejected') throw one.reason;
+      return one.value;
+    });
     const downloaded = outcomes.filter((o) => o.status === 'completed' && o.source !== 'present').length;
     const failed = outcomes.filter((o) => o.status === 'failed').length;
 

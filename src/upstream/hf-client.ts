@@ -3,7 +3,7 @@ import { listFiles, modelInfo } from '@huggingface/hub';
 import { Agent, request } from 'undici';
 import { UpstreamError } from '../errors.js';
 import { upstreamErrorFromResponse, upstreamNetworkError } from './hub-errors.js';
-import { type RetryPolicy, withRetry } from './retry.js';
+import { describeUpstreamRetry, type RetryPolicy, type UpstreamRetry, withRetry } from './retry.js';
 import { LocalPause, type UpstreamPause } from './upstream-pause.js';
 
 /**
@@ -56,12 +56,36 @@ export interface UpstreamBody {
 
 export interface HubClient {
   resolveCommit(repoId: string, revision: string): Promise<string>;
+  /**
+   * Whether `repoId` can be mirrored at `revision` with HF_TOKEN: model info names the commit, and for a
+   * gated repo (whose metadata is public) `auth-check` says whether its files may be read. Refusals
+   * throw the hub's UpstreamError; `limits` bound it for an interactive caller.
+   */
+  checkRepo(repoId: string, revision: string, limits?: CallLimits): Promise<RepoCheck>;
   listFiles(repoId: string, commit: string): AsyncIterable<UpstreamFile>;
   /** Resolves a file to the URL that serves its bytes (HEAD, following hub-internal redirects). */
   locateFile(repoId: string, commit: string, filePath: string): Promise<FileLocation>;
+  /**
+   * The hub's `/resolve/` URL of a file, for `openUrl` to GET without a HEAD first (it follows the
+   * redirects itself): for a file whose size and hash the listing already gave.
+   */
+  fileUrl(repoId: string, commit: string, filePath: string): string;
   /** GETs (part of) a located file; a signed URL that expired answers UPSTREAM_URL_EXPIRED. */
   openUrl(url: string, range?: RangeRequest): Promise<UpstreamBody>;
   close(): Promise<void>;
+}
+
+export interface RepoCheck {
+  /** The commit `revision` names now. */
+  commit: string;
+  gated: boolean;
+}
+
+/** Tighter bounds than the client's own, for one call that someone is waiting on. */
+export interface CallLimits {
+  /** Per attempt (ms). */
+  timeoutMs: number;
+  retry: RetryPolicy;
 }
 
 export interface HfClientOptions {
@@ -72,7 +96,11 @@ export interface HfClientOptions {
   stallTimeoutMs: number;
   retry: RetryPolicy;
   userAgent: string;
-  onRetry?: (message: string) => void;
+  /**
+   * Before each retry of an API request, with its words (see retry.ts); `error` is the failure, for
+   * the server log. The composition root also hands it to the job the request is made for.
+   */
+  onRetry?: (retry: UpstreamRetry, error: unknown) => void;
   /** Every upstream answer (API, HEAD, GET, CDN), redirects included: its status and `X-Error-Code`. */
   onResponse?: (status: number, hubErrorCode: string | undefined) => void;
   /** The deployment's shared rate-limit budget; every request waits for it. */
@@ -100,12 +128,26 @@ export class HfClient implements HubClient {
   }
 
   async resolveCommit(repoId: string, revision: string): Promise<string> {
+    return (await this.modelInfo(repoId, revision)).commit;
+  }
+
+  async checkRepo(repoId: string, revision: string, limits?: CallLimits): Promise<RepoCheck> {
+    const found = await this.modelInfo(repoId, revision, limits);
+    if (found.gated) {
+      const url = `${this.options.endpoint}/api/models/${repoId}/auth-check`;
+      const response = await this.apiFetch(`access to the files of ${repoId}`, limits)(url);
+      await response.body?.cancel();
+    }
+    return found;
+  }
+
+  private async modelInfo(repoId: string, revision: string, limits?: CallLimits): Promise<RepoCheck> {
     const info = await modelInfo({
       name: repoId,
       revision,
       hubUrl: this.options.endpoint,
       additionalFields: ['sha'],
-      fetch: this.apiFetch(`model info for ${repoId}@${revision}`),
+      fetch: this.apiFetch(`model info for ${repoId}@${revision}`, limits),
     });
     const sha = (info as { sha?: unknown }).sha;
     if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
@@ -117,7 +159,8 @@ export class HfClient implements HubClient {
         },
       );
     }
-    return sha;
+    const gated = (info as { gated?: unknown }).gated;
+    return { commit: sha, gated: gated !== undefined && gated !== false };
   }
 
   async *listFiles(repoId: string, commit: string): AsyncIterable<UpstreamFile> {
@@ -134,9 +177,13 @@ export class HfClient implements HubClient {
     }
   }
 
+  fileUrl(repoId: string, commit: string, filePath: string): string {
+    return `${this.options.endpoint}/${repoId}/resolve/${commit}/${encodePath(filePath)}`;
+  }
+
   async locateFile(repoId: string, commit: string, filePath: string): Promise<FileLocation> {
     const what = `${filePath} of ${repoId}@${commit.slice(0, 12)}`;
-    let url = `${this.options.endpoint}/${repoId}/resolve/${commit}/${encodePath(filePath)}`;
+    let url = this.fileUrl(repoId, commit, filePath);
     const meta: { etag?: string; size?: number; commit?: string } = {};
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       await this.pause.waitForTurn();
@@ -269,7 +316,8 @@ export class HfClient implements HubClient {
     return headers;
   }
 
-  private apiFetch(what: string): typeof fetch {
+  private apiFetch(what: string, limits?: CallLimits): typeof fetch {
+    const retry = limits?.retry ?? this.options.retry;
     return async (input, init) => {
       const url = input instanceof Request ? input.url : String(input);
       return withRetry(
@@ -280,7 +328,7 @@ export class HfClient implements HubClient {
           const response = await fetch(url, {
             ...init,
             headers,
-            signal: AbortSignal.timeout(this.options.timeoutMs),
+            signal: AbortSignal.timeout(limits?.timeoutMs ?? this.options.timeoutMs),
           }).catch((error: unknown) => {
             throw upstreamNetworkError(error, what);
           });
@@ -298,10 +346,11 @@ export class HfClient implements HubClient {
           }
           return response;
         },
-        this.options.retry,
+        retry,
         (error, attempt, delayMs) =>
           this.options.onRetry?.(
-            `Retrying ${what} (attempt ${attempt}) in ${delayMs} ms: ${error instanceof Error ? error.message : String(error)}`,
+            describeUpstreamRetry(error, { attempt, maxRetries: retry.maxRetries, delayMs, what }),
+            error,
           ),
       );
     };

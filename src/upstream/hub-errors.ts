@@ -24,6 +24,7 @@ export function upstreamErrorFromResponse(response: ErrorResponse): UpstreamErro
     new UpstreamError(code, `${text} (${tag})${detail}`, {
       status,
       ...(hubCode ? { hubErrorCode: hubCode } : {}),
+      ...(hubMessage ? { hubMessage } : {}),
       retryable,
       ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
     });

@@ -4,6 +4,7 @@ import type {
   JobStatus,
   JobWire,
   ProgressWire,
+  RetryWire,
   TakeoverWire,
 } from '../../src/client/wire.js';
 
@@ -50,7 +51,7 @@ export function file(
 
 export function progress(
   seconds: number,
-  snapshot: Partial<ProgressWire & { status: JobStatus; takeover: TakeoverWire }>,
+  snapshot: Partial<ProgressWire & { status: JobStatus; takeover: TakeoverWire; retry: RetryWire }>,
 ): HubEvent {
   return {
     id: null,

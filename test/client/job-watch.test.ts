@@ -169,6 +169,25 @@ describe('reduceJobEvent on a takeover', () => {
   });
 });
 
+describe('reduceJobEvent on an upstream retry', () => {
+  it('keeps the counters of its snapshot and carries the retry as one notice', () => {
+    const counters = { files_total: 3, files_done: 1, bytes_total: 300, bytes_done: 100 };
+    const running = replay([jobCreated('sync'), progress(1, counters)]);
+    const message = 'upstream answered 503, retry 1/5 in 1 s (config.json from byte 0)';
+    const retrying = reduceJobEvent(
+      running,
+      progress(2, { ...counters, retry: { message, attempt: 1, max_retries: 5, delay_ms: 1000 } }),
+    );
+    expect(retrying).toMatchObject({
+      status: 'running',
+      filesDone: 1,
+      bytesDone: 100,
+      notices: [{ kind: 'upstream-retry', message }],
+    });
+    expect(reduceJobEvent(retrying, progress(3, counters)).notices).toEqual([]);
+  });
+});
+
 describe('reduceJobEvent on a replay of a finished job (no snapshots)', () => {
   it('adds every file up from the artifact events and ends with the summary of the result', () => {
     const state = replay([

@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { initialWatchState, reduceJobEvent, type WatchState } from '../../src/client/job-watch.js';
 import { createBarDisplay, createLineDisplay } from '../../src/client/progress-display.js';
 import type { HubEvent } from '../../src/client/wire.js';
+import { Screen } from '../support/screen.js';
 import {
   artifactCompleted,
   artifactFailed,
@@ -134,6 +135,34 @@ describe('line display (non-TTY)', () => {
     ]);
   });
 
+  it('prints each upstream retry as it happens, its control characters escaped', () => {
+    const out: string[] = [];
+    const clock = { now: 0 };
+    const display = createLineDisplay({ out: (l) => out.push(l), err: () => {}, now: () => clock.now });
+    const retry = (attempt: number, message: string) => ({
+      retry: { message, attempt, max_retries: 5, delay_ms: 1000 * attempt },
+    });
+    drive(
+      display,
+      [
+        [0, jobCreated('sync')],
+        [100, progress(0.1, retry(1, 'upstream unreachable (ECONNREFUSED), retry 1/5 in 1 s (model info)'))],
+        [
+          1200,
+          progress(
+            1.2,
+            retry(2, 'upstream answered 503, retry 2/5 in 2 s (evil\u001b[31m.json from byte 0)'),
+          ),
+        ],
+      ],
+      clock,
+    );
+    expect(out).toEqual([
+      'upstream unreachable (ECONNREFUSED), retry 1/5 in 1 s (model info)',
+      'upstream answered 503, retry 2/5 in 2 s (evil\\x1b[31m.json from byte 0)',
+    ]);
+  });
+
   it('sends notes about the connection to stderr, not into the job output', () => {
     const out: string[] = [];
     const err: string[] = [];
@@ -156,42 +185,39 @@ class FakeTerminal extends Writable {
 
 describe('bar display (TTY)', () => {
   it('draws the overall bar and one bar per file in flight, logs finished files and ends with the summary', async () => {
-    const terminal = new FakeTerminal();
-    const display = createBarDisplay(terminal);
+    const screen = new Screen(110);
+    const display = createBarDisplay(screen);
     let state = initialWatchState(JOB_ID);
     for (const event of [jobCreated(), snapshot(1, 6 * MiB)]) {
       state = reduceJobEvent(state, event);
       display.update(state);
     }
-    // What is left without cursor movement and clear-line escapes is what the user read.
-    const visible = () => stripVTControlCharacters(terminal.text);
     // The next frame (10 per second) shows the file in flight under the overall bar.
-    await vi.waitFor(() => {
-      expect(visible()).toContain(
-        `download  ${'█'.repeat(20)}${'░'.repeat(20)}  50%  6.0 MiB/12.0 MiB  files 1/2  2.0 MiB/s  ETA 3 s\n`,
-      );
-      expect(visible()).toContain(
+    await vi.waitFor(() =>
+      expect(screen.lines()).toEqual([
+        `download  ${'█'.repeat(20)}${'░'.repeat(20)}  50%  6.0 MiB/12.0 MiB  files 1/2  2.0 MiB/s  ETA 3 s`,
         `${' '.repeat(10)}${'█'.repeat(10)}${'░'.repeat(30)}  25%  2.0 MiB/8.0 MiB  weights/model.safetensors`,
-      );
-    });
+      ]),
+    );
     state = reduceJobEvent(state, artifactCompleted(2, 'a2', 'weights/model.safetensors', 8 * MiB));
     display.update(state);
+    expect(screen.lines()).toEqual([
+      'done    weights/model.safetensors (8.0 MiB, downloaded)',
+      `download  ${'█'.repeat(40)} 100%  12.0 MiB/12.0 MiB  files 2/2  2.0 MiB/s  ETA 0 s`,
+    ]);
     state = reduceJobEvent(
       state,
       jobCompleted(2.5, downloadResult({ downloaded: 2, bytes_downloaded: 12 * MiB })),
     );
     display.finish(state);
-
-    expect(visible()).toContain(
-      `download  ${'█'.repeat(40)} 100%  12.0 MiB/12.0 MiB  files 2/2  2.0 MiB/s  ETA 0 s\n`,
-    );
-    expect(visible()).toContain('done    weights/model.safetensors (8.0 MiB, downloaded)');
-    expect(visible().trimEnd().split('\n').at(-1)).toBe(
+    // The bars leave the screen; the summary follows what was logged.
+    expect(screen.lines()).toEqual([
+      'done    weights/model.safetensors (8.0 MiB, downloaded)',
       'Download job completed in 2.5 s: 2 files, 12.0 MiB (2 downloaded, 0 deduplicated, 0 already present)',
-    );
+    ]);
     // The cursor is hidden while drawing and shown again at the end.
-    expect(terminal.text).toContain('\x1b[?25l');
-    expect(terminal.text.lastIndexOf('\x1b[?25h')).toBeGreaterThan(terminal.text.lastIndexOf('\x1b[?25l'));
+    expect(screen.written).toContain('\x1b[?25l');
+    expect(screen.written.lastIndexOf('\x1b[?25h')).toBeGreaterThan(screen.written.lastIndexOf('\x1b[?25l'));
   });
 
   it('logs a takeover above the bars and shows the job queued until another worker has it', async () => {
@@ -220,5 +246,66 @@ describe('bar display (TTY)', () => {
     expect(visible()).toContain(
       `taken over from worker ${dead} after its lease lapsed; resuming on worker node-b:1:b\n`,
     );
+  });
+
+  it('logs an upstream retry above the bars, which stay drawn below it', async () => {
+    const terminal = new FakeTerminal();
+    const display = createBarDisplay(terminal);
+    const visible = () => stripVTControlCharacters(terminal.text);
+    let state = initialWatchState(JOB_ID);
+    const message =
+      'upstream answered 429 (rate limited, Retry-After 30 s), retry 1/5 in 30 s (weights.bin from byte 0)';
+    for (const event of [
+      jobCreated(),
+      snapshot(1, 6 * MiB),
+      snapshot(2, 6 * MiB, { retry: { message, attempt: 1, max_retries: 5, delay_ms: 30_000 } }),
+    ]) {
+      state = reduceJobEvent(state, event);
+      display.update(state);
+    }
+    await vi.waitFor(() => {
+      const text = visible();
+      expect(text).toContain(`${message}\n`);
+      // The next frame redraws the bars under the logged line, not over it.
+      expect(text.lastIndexOf('download  ')).toBeGreaterThan(text.indexOf(message));
+    });
+    display.stop();
+  });
+
+  it('shows, on the screen, exactly the files still in flight once one finishes', async () => {
+    const screen = new Screen(110);
+    const display = createBarDisplay(screen);
+    let state = initialWatchState(JOB_ID);
+    const inFlight = (bytesDone: number, files: ReturnType<typeof file>[]) =>
+      progress(1, {
+        files_total: 3,
+        files_done: 3 - files.length,
+        bytes_total: 88 * MiB,
+        bytes_done: bytesDone,
+        bytes_per_second: files.length * MiB,
+        current_files: files,
+      });
+    const apply = (event: HubEvent) => {
+      state = reduceJobEvent(state, event);
+      display.update(state);
+    };
+    apply(jobCreated());
+    apply(
+      inFlight(9 * MiB, [
+        file('t5', 't5.pth', 16 * MiB, 3 * MiB, MiB),
+        file('df', 'diffusion.safetensors', 64 * MiB, 3 * MiB, MiB),
+        file('vae', 'vae.pth', 8 * MiB, 3 * MiB, MiB),
+      ]),
+    );
+    await vi.waitFor(() => expect(screen.lines()).toHaveLength(4));
+    // The last file's bar goes; the two above it keep their own rows and texts.
+    apply(artifactCompleted(2, 'vae', 'vae.pth', 8 * MiB));
+    const paths = () => screen.lines().map((line) => line.split(/\s+/).at(-1));
+    expect(screen.lines()[0]).toBe('done    vae.pth (8.0 MiB, downloaded)');
+    expect(paths().slice(2)).toEqual(['t5.pth', 'diffusion.safetensors']);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(paths().slice(2)).toEqual(['t5.pth', 'diffusion.safetensors']);
+    expect(screen.lines()).toHaveLength(4);
+    display.stop();
   });
 });

@@ -15,6 +15,8 @@ import { MiB } from '../support/download-helpers.js';
 const root = path.resolve(import.meta.dirname, '../..');
 const DEMO = 'cli/demo';
 const GATED = 'cli/gated';
+/** Its config.json answers 503 to the first GETs of a sync (see the retry test). */
+const FLAKY = 'cli/flaky';
 const BIG_FILE = 'weights/model.safetensors';
 /** A repo whose file names carry terminal controls: a C0 byte, an ESC colour sequence, a bidi override. */
 const HOSTILE = 'cli/hostile';
@@ -45,6 +47,13 @@ beforeAll(async () => {
       { path: 'README.md', content: '# Demo\n' },
       { path: 'tokenizer.json', content: '{"version": "1.0"}\n' },
       { path: BIG_FILE, content: { size: 8 * MiB, seed: 'cli-e2e' } },
+    ],
+  });
+  await hub.addRepo({
+    id: FLAKY,
+    files: [
+      { path: 'config.json', content: '{"model_type": "flaky"}\n' },
+      { path: 'README.md', content: '# Flaky\n' },
     ],
   });
   await hub.addRepo({
@@ -239,7 +248,23 @@ describe('model-hub client commands against a running hub', () => {
   }, 60_000);
 
   it('exits 1 with the error when a download fails (gated repo, no token)', async () => {
-    const register = await cli(['register', GATED, '--vendor', 'Gated', '--name', 'Model', '--sync']);
+    // Registering checks upstream, which refuses the gated repo to a hub without a token…
+    const refused = await cli(['register', GATED]);
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toMatch(
+      /^error: Repository cli\/gated is gated on .*HF_TOKEN.* \(UPSTREAM_GATED\)\n$/,
+    );
+    // …so the download's own failure is reached with --no-verify.
+    const register = await cli([
+      'register',
+      GATED,
+      '--vendor',
+      'Gated',
+      '--name',
+      'Model',
+      '--sync',
+      '--no-verify',
+    ]);
     expect(register.code).toBe(0);
     const syncJobId = /Sync job queued: ([0-9a-f-]{36})/.exec(register.stdout)?.[1];
     expect(syncJobId).toBeDefined();
@@ -291,5 +316,42 @@ describe('model-hub client commands against a running hub', () => {
       ]),
     );
     expect(sync.stdout).toContain('done    bidi\\u202etxt.json (3 B');
+  }, 60_000);
+
+  it('prints each upstream retry of the job while sync --wait waits', async () => {
+    const registered = await fetch(`${base}/v1/hub/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vendor: 'Cli', name: 'Flaky', source_repo_id: FLAKY }),
+    });
+    expect(registered.status).toBe(201);
+    // A second apart (the hub's Retry-After), so the retries after the first one happen while the CLI watches.
+    hub.addFault({ filePath: 'config.json', status: 503, retryAfterSeconds: 1, times: 3 });
+    const sync = await cli(['sync', FLAKY, '--wait']);
+    expect(sync.stderr).toBe('');
+    expect(sync.code).toBe(0);
+    const out = lines(sync.stdout);
+    const retries = out.filter((l) => l.startsWith('upstream answered 503'));
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    for (const line of retries) {
+      expect(line).toMatch(
+        /^upstream answered 503 \(Retry-After 1 s\), retry [1-3]\/5 in 1 s \(config\.json( from byte 0)?\)$/,
+      );
+    }
+    expect(out.at(-1)).toMatch(
+      /^Sync job completed in [\d.]+ s: cli\/flaky at [0-9a-f]{12}: 2 files \(2 created/,
+    );
+  }, 60_000);
+
+  it('refuses a repo upstream does not have, unless --no-verify', async () => {
+    const missing = await cli(['register', 'cli/not-upstream']);
+    expect(missing).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `error: Repository cli/not-upstream was not found on ${hub.url} (RepoNotFound): Repository not found. Check source_repo_id. If it is private, set HF_TOKEN on this hub to a token that can read it. (UPSTREAM_REPO_NOT_FOUND)\n`,
+    });
+    const skipped = await cli(['register', 'cli/not-upstream', '--no-verify']);
+    expect(skipped).toMatchObject({ code: 0, stderr: '' });
+    expect(skipped.stdout).toMatch(/^Registered cli\/not-upstream as cli\/not-upstream \(revision main, id /);
   }, 60_000);
 });

@@ -77,7 +77,8 @@ const admin = (method: string, url: string, body?: unknown) => call(method, url,
 const SAMPLES: Record<string, () => Promise<Sample>> = {
   'POST /v1/hub/register': async () => ({
     path: '/v1/hub/register',
-    body: { vendor: 'Acl', name: `n${++counter}`, source_repo_id: `acl/reg-${counter}` },
+    // About scopes, not upstream: these repos are not on the fake hub.
+    body: { vendor: 'Acl', name: `n${++counter}`, source_repo_id: `acl/reg-${counter}`, verify: false },
     ok: 201,
   }),
   'POST /v1/hub/sync': async () => ({ path: '/v1/hub/sync', body: { repo_id: model.repo_id }, ok: 202 }),
@@ -116,6 +117,7 @@ const SAMPLES: Record<string, () => Promise<Sample>> = {
       vendor: 'Acl',
       name: `d${++counter}`,
       source_repo_id: `acl/del-${counter}`,
+      verify: false,
     });
     return { path: `/v1/hub/models/${created.body.id}`, ok: 200 };
   },

@@ -237,6 +237,8 @@ describe('POST /v1/hub/jobs/{job_id}/retry', () => {
       vendor: 'Control',
       name: 'Later',
       source_repo_id: 'control/later',
+      // Not upstream yet (its first sync fails): registered without the check.
+      verify: false,
     });
     const first = await t.request('POST', '/v1/hub/sync', { repo_id: 'control/later' });
     const failed = await t.waitForJob(first.body.job_id);

@@ -117,11 +117,14 @@ describe(`model info (${BACKEND})`, () => {
   });
 
   it('answers an unknown, a legacy one-part, and a not yet synced repo with RepoNotFound', async () => {
-    await f.t.request('POST', '/v1/hub/register', {
+    const later = await f.t.request('POST', '/v1/hub/register', {
       vendor: 'Org',
       name: 'Later',
       source_repo_id: 'org/later',
+      // Not on the fake hub: registered without the upstream check, and never synced.
+      verify: false,
     });
+    expect(later.status).toBe(201);
     for (const [path, message] of [
       ['/api/models/org/absent', /org\/absent is not on this hub/],
       ['/api/models/gpt2', /gpt2 is not on this hub/],

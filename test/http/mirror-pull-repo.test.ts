@@ -53,6 +53,18 @@ describe(`pull-through of repos (${BACKEND})`, () => {
     expect([file.status, sha256(Buffer.from(await file.arrayBuffer()))]).toEqual([200, upstream.sha256]);
   });
 
+  it('asks upstream about an unknown repo once: registering it does not check it again', async () => {
+    await f.hub.addRepo({ id: 'org/once', files: [CONFIG] });
+    f.hub.resetRequests();
+    expect((await fetch(`${f.base}/api/models/org/once`)).status).toBe(200);
+    // The pull-through's own question, then the sync's: no third one from registering.
+    const asked = f.hub.requests.filter((r) => r.path.startsWith('/api/models/org/once/revision/'));
+    expect(asked.map((r) => `${r.path} ${r.status}`)).toEqual([
+      '/api/models/org/once/revision/main 200',
+      '/api/models/org/once/revision/main 200',
+    ]);
+  });
+
   it('tracks the branch a first /tree request names', async () => {
     await f.hub.addRepo({ id: 'org/branchy', files: [CONFIG] });
     const { commit } = await f.hub.pushCommit('org/branchy', [CONFIG, WEIGHTS], 'dev');

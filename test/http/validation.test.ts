@@ -7,6 +7,8 @@ let t: TestApp;
 
 beforeAll(async () => {
   hub = await startFakeHub();
+  // Registering checks upstream: the repo this file registers exists there.
+  await hub.addRepo({ id: 'acme/widget', files: [{ path: 'config.json', content: '{}' }] });
   t = await startTestApp(hub.url);
 });
 afterAll(async () => {

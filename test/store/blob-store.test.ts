@@ -80,20 +80,20 @@ describe('BlobStore', () => {
 });
 
 describe('ContentHasher', () => {
-  it('matches git hash-object for plain files', () => {
+  it('matches git hash-object for plain files', async () => {
     expect(gitBlobSha1(Buffer.from('Hello, World!'))).toBe('b45ef6fec89518d314f546fd6c3025367b721684');
     const hasher = new ContentHasher({ gitBlobSize: 13 });
     hasher.update(Buffer.from('Hello, '));
     hasher.update(Buffer.from('World!'));
-    expect(hasher.digest()).toEqual({
+    expect(await hasher.digest()).toEqual({
       sha256: sha256(Buffer.from('Hello, World!')),
       gitSha1: 'b45ef6fec89518d314f546fd6c3025367b721684',
       size: 13,
     });
   });
-  it('skips the git hash for LFS files', () => {
+  it('skips the git hash for LFS files', async () => {
     const hasher = new ContentHasher();
     hasher.update(Buffer.from('abc'));
-    expect(hasher.digest().gitSha1).toBeUndefined();
+    expect((await hasher.digest()).gitSha1).toBeUndefined();
   });
 });

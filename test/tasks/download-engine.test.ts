@@ -82,7 +82,7 @@ describe('download engine', () => {
     // The fake sends `RateLimit: "resolvers";r=0;t=1` with the 429: the reset time plus one second wins.
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
     expect(job.logs.join('\n')).toMatch(
-      /Retrying rate-limited.bin from byte 0 \(attempt 1\) in 2000 ms: .*HTTP 429/,
+      /upstream answered 429 \(rate limited, Retry-After 2 s\), retry 1\/\d+ in 2 s \(rate-limited\.bin from byte 0\)/,
     );
     await expectVerified('rate-limited.bin', artifact);
   });
@@ -91,7 +91,7 @@ describe('download engine', () => {
     hub.addFault({ filePath: 'bursty.bin', status: 503, times: 4 });
     const { job, artifact } = await downloadOne('bursty.bin');
     expect(job.status).toBe('completed');
-    expect(job.logs.filter((l: string) => l.includes('Retrying bursty.bin')).length).toBe(4);
+    expect(job.logs.filter((l: string) => l.includes('(bursty.bin from byte')).length).toBe(4);
     expect((await contentGets(hub, REPO, 'bursty.bin')).map((r) => r.status)).toEqual([
       503, 503, 503, 503, 200,
     ]);

@@ -36,9 +36,11 @@ describe('stalls and expiring CDN URLs', () => {
     const job = await downloadAndWait(t, [artifact.id]);
     expect(job.status).toBe('completed');
     const logs = job.logs.join('\n');
-    expect(logs).toMatch(/Retrying weights.bin from byte 150000 \(attempt 1\).*(timeout|Timeout)/);
     expect(logs).toMatch(
-      /Retrying weights.bin from byte 150000 \(attempt 2\).*Signed download URL was refused \(HTTP 403\)/,
+      /upstream (timed out|failed: .*[Tt]imeout).*, retry 1\/\d+ in .+ \(weights\.bin from byte 150000\)/,
+    );
+    expect(logs).toMatch(
+      /signed download URL refused \(HTTP 403\), retry 2\/\d+ in .+ \(weights\.bin from byte 150000\)/,
     );
     const gets = await contentGets(hub, 'cdn/expiry', 'weights.bin');
     expect(gets.map((r) => [rangeStart(r), r.status])).toEqual([

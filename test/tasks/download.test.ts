@@ -116,8 +116,8 @@ describe('download', () => {
     hub.addFault({ filePath: 'cut.bin', dropAfterBytes: 100_000 });
     const job = await download([alpha.get('flaky.bin').id, alpha.get('cut.bin').id]);
     expect(job.status).toBe('completed');
-    expect(job.logs.filter((l: string) => l.includes('Retrying flaky.bin')).length).toBe(2);
-    expect(job.logs.some((l: string) => l.includes('Retrying cut.bin'))).toBe(true);
+    expect(job.logs.filter((l: string) => l.includes('(flaky.bin from byte')).length).toBe(2);
+    expect(job.logs.some((l: string) => l.includes('(cut.bin from byte'))).toBe(true);
     const after = await artifactsOf('org/alpha');
     for (const file of ['flaky.bin', 'cut.bin']) {
       const stored = await fs.readFile(after.get(file).local_path);

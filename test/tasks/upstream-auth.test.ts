@@ -33,6 +33,8 @@ async function syncGated(t: TestApp) {
     name: 'M',
     source_repo_id: 'gated/model',
     auto_sync: true,
+    // About what the sync does with the hub's answers: registering's own check would refuse first.
+    verify: false,
   });
   const job = await t.waitForJob(reg.body.sync_job_id);
   const artifacts = await t.request('GET', `/v1/hub/models/${reg.body.id}/artifacts`);
@@ -99,12 +101,12 @@ describe('upstream auth', () => {
         responses.push(r.body);
         return r.json();
       };
-      const reg = await call('POST', '/v1/hub/register', {
-        vendor: 'G',
-        name: 'M',
-        source_repo_id: 'gated/model',
-        auto_sync: true,
-      });
+      const body = { vendor: 'G', name: 'M', source_repo_id: 'gated/model', auto_sync: true };
+      // Registering's check already hears the refusal; its answer names HF_TOKEN, not the token.
+      const refused = await call('POST', '/v1/hub/register', body);
+      expect(refused.error.code).toBe('UPSTREAM_UNAUTHORIZED');
+      expect(refused.error.message).toContain('refused the HF_TOKEN set on this hub');
+      const reg = await call('POST', '/v1/hub/register', { ...body, verify: false });
       let job: any;
       const deadline = Date.now() + 10_000;
       do {

@@ -85,6 +85,8 @@ const FIELD_OF_CODE: Record<string, string> = {
   INVALID_REPO_ID: 'source_repo_id',
   REPO_ALREADY_REGISTERED: 'source_repo_id',
   INVALID_REVISION: 'revision',
+  UPSTREAM_REPO_NOT_FOUND: 'source_repo_id',
+  UPSTREAM_REVISION_NOT_FOUND: 'revision',
 };
 
 function fieldsOf(code: string, message: string): Record<string, string> {
@@ -156,6 +158,7 @@ export const hub = {
     source_repo_id: string;
     revision?: string;
     auto_sync: boolean;
+    verify?: boolean;
   }) => api<RegisteredModelWire>('POST', '/v1/hub/register', body),
   sync: (repoId: string) => api<JobAcceptedWire>('POST', '/v1/hub/sync', { repo_id: repoId }),
   download: (

@@ -3,7 +3,8 @@ import type { ContentHasher } from '../../store/content-hasher.js';
 /**
  * One hash over a file whose parts arrive out of order: bytes at the frontier are hashed at once
  * and the frontier advances; bytes beyond it wait in memory until the gap before them closes.
- * `waitForRoom` bounds that memory, always letting the frontier's own bytes through.
+ * `waitForRoom` bounds that memory, always letting the frontier's own bytes through, and waits
+ * for the hasher (a worker thread) when it has fallen behind.
  */
 export class FrontierHasher {
   private readonly waiting = new Map<number, Uint8Array>();
@@ -45,6 +46,7 @@ export class FrontierHasher {
   }
 
   async waitForRoom(offset: number, signal?: AbortSignal): Promise<void> {
+    await this.hasher.waitForRoom(signal);
     while (offset !== this.frontier && this.waitingBytes >= this.maxWaitingBytes) {
       if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve) => {

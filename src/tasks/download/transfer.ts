@@ -7,17 +7,21 @@ import type { HubInstrumentation } from '../../events/metrics.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { ContentHasher } from '../../store/content-hasher.js';
 import { FileWriter } from '../../store/file-writer.js';
+import type { HashWorker } from '../../store/hash-worker.js';
 import type { PartialDownloads, PartialState } from '../../store/partial-downloads.js';
 import type { FileLocation, HubClient } from '../../upstream/hf-client.js';
-import { backoffDelayMs, type RetryPolicy, withRetry } from '../../upstream/retry.js';
+import { backoffDelayMs, describeUpstreamRetry, type RetryPolicy, withRetry } from '../../upstream/retry.js';
+import { reportUpstreamRetry } from '../job-context.js';
 import { cancelledBy } from '../worker-leases.js';
 import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { FrontierHasher } from './frontier-hasher.js';
 
 /**
  * The download engine for one file. Bytes go to `temp/<key>.part` at their offsets; one SHA-256
- * (and, for plain git files, the git blob SHA-1) advances over the contiguous prefix as they land;
- * the file is verified when its last byte arrives, fsynced, and renamed into `blobs/`.
+ * (and, for plain git files, the git blob SHA-1) advances over the contiguous prefix as they land,
+ * on the process's hash worker thread for all but small files (content-hasher.ts), so hashing never
+ * holds up the event loop that reads the sockets; the file is verified when its last byte arrives,
+ * fsynced, and renamed into `blobs/`.
  *
  * - Resume: the durable prefix is recorded next to the partial; a retry, a restart or a new
  *   process continues with `Range: bytes=N-` guarded by `If-Range`, after re-hashing the prefix.
@@ -48,6 +52,11 @@ export interface TransferSettings {
   chunkBytes: number;
   /** Shared by every download in the process: at most this many upstream connections at once. */
   connectionBudget: LimitFunction;
+  /**
+   * The process's hashing thread: large files are hashed there, off the event loop (small ones
+   * inline). Without it every file is hashed inline.
+   */
+  hashWorker?: HashWorker | undefined;
 }
 
 export interface TransferDeps {
@@ -79,8 +88,8 @@ export interface TransferResult {
 }
 
 const CHECKPOINT_INTERVAL_MS = 1000;
-/** How often the connection count is reconsidered from measured throughput. */
-const ADAPT_WINDOW_MS = 200;
+/** How often the throughput controller looks (it decides per window of 200 ms). */
+const ADAPT_TICK_MS = 50;
 /** Bytes that arrived ahead of the hash frontier and wait in memory for it (bounds RSS). */
 const MAX_OUT_OF_ORDER_BYTES = 32 * 1024 * 1024;
 const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -140,9 +149,14 @@ async function transferRound(
   }
   const writer = await FileWriter.open(dataPath, { keep: state !== undefined });
   let committed = false;
+  let hasher: ContentHasher | undefined;
   try {
     const resumeFrom = state ? Math.min(state.committedBytes, await writer.size()) : 0;
-    const hasher = new ContentHasher(target.sha256 ? {} : { gitBlobSize: target.size });
+    hasher = new ContentHasher({
+      ...(target.sha256 ? {} : { gitBlobSize: target.size }),
+      worker: settings.hashWorker,
+      expectedBytes: target.size,
+    });
     if (resumeFrom > 0) {
       await hashPrefix(dataPath, resumeFrom, hasher);
       await deps.log(`${target.path}: resuming at byte ${resumeFrom} of ${target.size}`);
@@ -182,7 +196,7 @@ async function transferRound(
       deps.signal?.removeEventListener('abort', stop);
       await stopCheckpoints();
     }
-    const digest = hasher.digest();
+    const digest = await hasher.digest();
     try {
       verify(target, digest);
     } catch (error) {
@@ -201,6 +215,7 @@ async function transferRound(
       connections: session.peakConnections,
     };
   } finally {
+    hasher?.dispose();
     if (!committed) await writer.abort();
   }
 }
@@ -244,13 +259,14 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
   const controller = new AdaptiveConcurrency(settings.connectionsPerFile, Date.now());
   let nextChunk = from;
   let active = 0;
+  let firstFailure: { error: unknown } | undefined;
   const tasks: Promise<void>[] = [];
   const worker = async () => {
     try {
       while (nextChunk < target.size && !session.abort.signal.aborted && active <= controller.target) {
         const start = nextChunk;
         // Settled on one connection: stream the rest in one response instead of chunk by chunk.
-        const alone = controller.target === 1 && active === 1;
+        const alone = controller.settled && controller.target === 1 && active === 1;
         const end = alone ? target.size - 1 : Math.min(start + settings.chunkBytes, target.size) - 1;
         nextChunk = end + 1;
         await fetchSegment(session, start, end, false);
@@ -265,6 +281,8 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
       session.peakConnections = Math.max(session.peakConnections, active);
       tasks.push(
         worker().catch((error: unknown) => {
+          // The first failure stops every connection; theirs then only echo the abort.
+          firstFailure ??= { error };
           session.abort.abort(error);
           throw error;
         }),
@@ -272,9 +290,9 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
     }
   };
   const sampler = setInterval(() => {
-    controller.sample(session.received, Date.now());
+    controller.sample(session.received, Date.now(), active);
     launch();
-  }, ADAPT_WINDOW_MS);
+  }, ADAPT_TICK_MS);
   try {
     launch();
     let failure: unknown;
@@ -285,7 +303,7 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
       // A worker that left because the target shrank may leave chunks behind: keep enough running.
       if (i === tasks.length - 1 && failure === undefined) launch();
     }
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw firstFailure ? firstFailure.error : failure;
   } finally {
     clearInterval(sampler);
   }
@@ -311,9 +329,14 @@ async function locate(session: Session, again: boolean): Promise<FileLocation> {
     session.settings.retry,
     (error, attempt, delayMs) => {
       session.deps.metrics.upstreamRetry();
-      void session.deps.log(
-        `Retrying resolving ${session.target.path} (attempt ${attempt}) in ${delayMs} ms: ${(error as Error).message}`,
-      );
+      const what = `resolving ${session.target.path}`;
+      const retry = describeUpstreamRetry(error, {
+        attempt,
+        maxRetries: session.settings.retry.maxRetries,
+        delayMs,
+        what,
+      });
+      void (reportUpstreamRetry(retry) ?? session.deps.log(retry.message));
     },
   ).finally(() => {
     session.relocating = undefined;
@@ -414,9 +437,14 @@ async function fetchSegment(session: Session, start: number, end: number, wholeR
       const retryAfter = error instanceof UpstreamError ? error.details.retryAfterSeconds : undefined;
       const delayMs = backoffDelayMs(attempt - 1, settings.retry, retryAfter);
       deps.metrics.upstreamRetry();
-      await deps.log(
-        `Retrying ${target.path} from byte ${position} (attempt ${attempt}) in ${delayMs} ms: ${(error as Error).message}`,
-      );
+      const what = `${target.path} from byte ${position}`;
+      const retry = describeUpstreamRetry(error, {
+        attempt,
+        maxRetries: settings.retry.maxRetries,
+        delayMs,
+        what,
+      });
+      await (reportUpstreamRetry(retry) ?? deps.log(retry.message));
       await sleep(delayMs, undefined, deps.signal ? { signal: deps.signal } : {});
       if (error instanceof UpstreamError && error.code === 'UPSTREAM_URL_EXPIRED')
         await locate(session, true);
@@ -462,7 +490,10 @@ function startCheckpoints(session: Session, expected: string): () => Promise<voi
 
 async function hashPrefix(file: string, length: number, hasher: ContentHasher): Promise<void> {
   const stream = fs.createReadStream(file, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 });
-  for await (const chunk of stream as AsyncIterable<Buffer>) hasher.update(chunk);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    hasher.update(chunk);
+    await hasher.waitForRoom();
+  }
 }
 
 function verify(

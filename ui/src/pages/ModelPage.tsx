@@ -168,10 +168,11 @@ function LastSync({ job }: { job: Job | null }) {
   if (job === null) return null;
   const result = job.result as Partial<SyncResult> | null;
   if (!result) return null;
-  const lists: [string, string[] | undefined][] = [
-    ['Added', result.added_paths],
-    ['Changed', result.changed_paths],
-    ['Removed upstream', result.removed_paths],
+  // The result lists the first paths only (at most 100); the counts are exact.
+  const lists: [string, string[] | undefined, number | undefined][] = [
+    ['Added', result.added_paths, result.created],
+    ['Changed', result.changed_paths, result.changed],
+    ['Removed upstream', result.removed_paths, result.removed],
   ];
   return (
     <details class="card last-sync">
@@ -185,10 +186,13 @@ function LastSync({ job }: { job: Job | null }) {
         {result.metadata_downloaded ?? 0} metadata files fetched.{' '}
         <Link href={`${BASE}/jobs/${job.id}`}>Job {shortId(job.id)}</Link>
       </p>
-      {lists.map(([label, paths]) =>
+      {lists.map(([label, paths, count]) =>
         paths && paths.length > 0 ? (
           <div key={label}>
-            <h3>{label}</h3>
+            <h3>
+              {label}
+              {count !== undefined && count > paths.length ? ` (first ${paths.length} of ${count})` : ''}
+            </h3>
             <ul class="paths">
               {paths.map((p) => (
                 <li key={p}>

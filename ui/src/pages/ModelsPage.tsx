@@ -227,6 +227,7 @@ interface RegisterFields {
   source_repo_id: string;
   revision: string;
   auto_sync: boolean;
+  verify: boolean;
 }
 
 const EMPTY_FORM: RegisterFields = {
@@ -235,6 +236,7 @@ const EMPTY_FORM: RegisterFields = {
   source_repo_id: '',
   revision: '',
   auto_sync: false,
+  verify: true,
 };
 
 function RegisterForm({ onRegistered }: { onRegistered: (text: string) => void }) {
@@ -257,6 +259,7 @@ function RegisterForm({ onRegistered }: { onRegistered: (text: string) => void }
         source_repo_id: form.source_repo_id,
         ...(form.revision.trim() ? { revision: form.revision.trim() } : {}),
         auto_sync: form.auto_sync,
+        ...(form.verify ? {} : { verify: false }),
       });
       setForm(EMPTY_FORM);
       onRegistered(
@@ -315,6 +318,15 @@ function RegisterForm({ onRegistered }: { onRegistered: (text: string) => void }
             onChange={(e) => set('auto_sync', e.currentTarget.checked)}
           />
           <label for="register-auto_sync">Auto-sync</label>
+        </div>
+        <div class="field check">
+          <input
+            id="register-verify"
+            type="checkbox"
+            checked={form.verify}
+            onChange={(e) => set('verify', e.currentTarget.checked)}
+          />
+          <label for="register-verify">Check upstream</label>
         </div>
       </div>
       {general ? (
