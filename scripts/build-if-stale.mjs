@@ -24,8 +24,10 @@ function newest(entry) {
   return latest;
 }
 
-// `--always` (the install step): build whatever the stamp says.
-const built = process.argv.includes('--always') ? 0 : newest(stamp);
+// The install step (`prepare`) runs this too: a fresh clone has no stamp and builds. npm also runs
+// `prepare` again whenever it re-links the package into its own node_modules (`npx model-hub` after
+// anything wrote under node_modules), and that must not cost a whole build when nothing changed.
+const built = newest(stamp);
 const changed = Math.max(...inputs.map((input) => newest(path.join(root, input))));
 if (built > changed) process.exit(0);
 
