@@ -23,12 +23,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { addDemoRepos, WAN_COPY_REPO, WAN_REPO } from '../test/fake-hub/demo.js';
 import { type FakeHub, startFakeHub } from '../test/fake-hub/fake-hub.js';
+import { freePort, runCli, waitFor } from '../test/support/child-server.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
@@ -176,24 +176,6 @@ export function lineDiff(before: string, after: string): string {
 // The run
 // ---------------------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`docs examples: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Quotes a shell word only when it needs it, as a person would type it. */
 function shellWord(word: string): string {
   return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
@@ -231,7 +213,6 @@ const itemsOf = (json: Json): Json[] => (Array.isArray(json.items) ? (json.items
 
 function client(session: Session) {
   const env = {
-    ...process.env,
     MODEL_HUB_URL: session.base,
     MODEL_STORE_PATH: session.storePath,
     HF_ENDPOINT: session.hub.url,
@@ -240,31 +221,10 @@ function client(session: Session) {
   };
 
   /** `model-hub <args>` from dist/, its stdout then stderr, as a pipe shows them. */
-  const cli = (args: string[], extraEnv: Record<string, string> = {}) =>
-    new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        cwd: session.workDir,
-        env: { ...env, ...extraEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      const deadline = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`model-hub ${args.join(' ')} still running after 60 s:\n${stdout}${stderr}`));
-      }, 60_000);
-      child.once('error', reject);
-      child.once('close', (code) => {
-        clearTimeout(deadline);
-        resolve({ code, output: stdout + stderr });
-      });
-    });
+  const cli = async (args: string[], extraEnv: Record<string, string> = {}) => {
+    const run = await runCli(args, { ...env, ...extraEnv }, { entry: CLI, cwd: session.workDir });
+    return { code: run.code, output: run.stdout + run.stderr };
+  };
 
   /** The command line `model-hub …` for the docs. */
   const cliText = (args: string[], prefix = '') => `${prefix}model-hub ${args.map(shellWord).join(' ')}`;

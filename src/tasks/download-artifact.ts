@@ -70,9 +70,7 @@ export async function downloadArtifact(
   try {
     assertSafeRelativePath(artifact.path);
     const outcome = (await reuseExistingBlob(deps, artifact)) ?? (await transferOnce(deps, artifact, model));
-    if (artifact.fileType !== 'model' && artifact.size <= deps.metadataMaxBytes) {
-      await deps.store.materializeMetadata(metadataFolder(model.repoId), artifact.path, outcome.sha256);
-    }
+    await linkIfMetadata(deps, artifact, model, outcome.sha256);
     if (outcome.source === 'present') {
       await deps.artifacts.markUsed([artifact.id], nowIso());
       await deps.events.record(completedEvent(deps, artifact, outcome.sha256, 'present', 0));
@@ -80,17 +78,41 @@ export async function downloadArtifact(
     deps.progress.fileFinished(artifact.id, { ok: true, size: artifact.size });
     return outcome;
   } catch (error) {
-    // Neither says anything about the artifact: the job's new owner, or its retry, carries on.
-    if (deps.signal?.aborted || databaseOutage(error) !== undefined) throw error;
-    if (error instanceof IntegrityError) deps.metrics.integrityFailure(error.algorithm);
-    const message = await recordFailure(deps, artifact, error);
-    deps.progress.fileFinished(artifact.id, { ok: false, size: artifact.size });
-    return { status: 'failed', error: message };
+    return failedOutcome(deps, artifact, error);
   }
 }
 
+/** A config, tokenizer or other small non-weight file also gets its link in the model's metadata folder. */
+export async function linkIfMetadata(
+  deps: DownloadDeps,
+  artifact: ArtifactRow,
+  model: ModelRepoRow,
+  sha256: string,
+): Promise<void> {
+  if (artifact.fileType !== 'model' && artifact.size <= deps.metadataMaxBytes) {
+    await deps.store.materializeMetadata(metadataFolder(model.repoId), artifact.path, sha256);
+  }
+}
+
+/**
+ * A file's download ended in `error`: the artifact is failed (row and event), its progress ended.
+ * A stopped job or a database outage says nothing about the artifact: rethrown, so the job's new
+ * owner, or its retry, carries on.
+ */
+export async function failedOutcome(
+  deps: DownloadDeps,
+  artifact: ArtifactRow,
+  error: unknown,
+): Promise<DownloadOutcome> {
+  if (deps.signal?.aborted || databaseOutage(error) !== undefined) throw error;
+  if (error instanceof IntegrityError) deps.metrics.integrityFailure(error.algorithm);
+  const message = await recordFailure(deps, artifact, error);
+  deps.progress.fileFinished(artifact.id, { ok: false, size: artifact.size });
+  return { status: 'failed', error: message };
+}
+
 /** The artifact failed: its row and its `artifact.failed` event, in one commit. Returns the message. */
-export async function recordFailure(
+async function recordFailure(
   deps: Pick<DownloadDeps, 'artifacts' | 'events' | 'jobId'>,
   artifact: ArtifactRow,
   error: unknown,

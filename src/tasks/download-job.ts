@@ -50,37 +50,32 @@ export async function runDownloadJob(
     } else if (isSmallFile(artifact)) small.push({ artifact, model });
     else large.push({ artifact, model });
   }
+  /** A file's outcome in the job: a failure listed and logged, a completion counted. */
+  const tally = async (artifact: ArtifactRow, outcome: DownloadOutcome, elapsedMs: number) => {
+    if (outcome.status === 'failed') {
+      failures.push(`${artifact.path}: ${outcome.error}`);
+      await deps.log(`Failed ${artifact.path}: ${outcome.error}`);
+      return;
+    }
+    deps.metrics.downloadCompleted({
+      bytes: outcome.bytes,
+      seconds: elapsedMs / 1000,
+      source: outcome.source,
+    });
+  };
   const settled = await Promise.allSettled([
     downloadSmallFiles(deps, small, {
-      onOutcome: async ({ artifact }, outcome, elapsedMs) => {
-        if (outcome.status === 'failed') {
-          failures.push(`${artifact.path}: ${outcome.error}`);
-          await deps.log(`Failed ${artifact.path}: ${outcome.error}`);
-        } else {
-          deps.metrics.downloadCompleted({
-            bytes: outcome.bytes,
-            seconds: elapsedMs / 1000,
-            source: outcome.source,
-          });
-        }
-      },
+      onOutcome: ({ artifact }, outcome, elapsedMs) => tally(artifact, outcome, elapsedMs),
     }),
     settledMap(
       large,
       async ({ artifact, model }): Promise<DownloadOutcome> => {
         const started = Date.now();
         const outcome = await downloadArtifact(deps, artifact, model);
-        if (outcome.status === 'failed') {
-          failures.push(`${artifact.path}: ${outcome.error}`);
-          await deps.log(`Failed ${artifact.path}: ${outcome.error}`);
-        } else {
-          deps.metrics.downloadCompleted({
-            bytes: outcome.bytes,
-            seconds: (Date.now() - started) / 1000,
-            source: outcome.source,
-          });
-          await deps.log(describeCompletion(artifact.path, outcome, Date.now() - started));
-        }
+        const elapsedMs = Date.now() - started;
+        await tally(artifact, outcome, elapsedMs);
+        if (outcome.status === 'completed')
+          await deps.log(describeCompletion(artifact.path, outcome, elapsedMs));
         return outcome;
       },
       deps.fileConcurrency,

@@ -3,17 +3,16 @@ import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { nowIso } from '../clock.js';
 import { contentLeaseKey } from '../db/artifacts.repo.js';
-import { databaseOutage } from '../db/outage.js';
 import type { ArtifactRow, ModelRepoRow } from '../db/schema.js';
 import { IntegrityError, isRetryable, UpstreamError } from '../errors.js';
-import { metadataFolder } from '../store/blob-store.js';
 import { assertSafeRelativePath } from '../store/safe-path.js';
 import { describeUpstreamRetry, withRetry } from '../upstream/retry.js';
 import {
   completedEvent,
   type DownloadDeps,
   type DownloadOutcome,
-  recordFailure,
+  failedOutcome,
+  linkIfMetadata,
 } from './download-artifact.js';
 import { reportUpstreamRetry } from './job-context.js';
 
@@ -183,17 +182,11 @@ async function downloadOne(
         outcome = await fetchOnce(deps, committer, fetchSlot, artifact, model);
       }
     }
-    if (artifact.fileType !== 'model' && artifact.size <= deps.metadataMaxBytes) {
-      await deps.store.materializeMetadata(metadataFolder(model.repoId), artifact.path, outcome.sha256);
-    }
+    await linkIfMetadata(deps, artifact, model, outcome.sha256);
     deps.progress.fileFinished(artifact.id, { ok: true, size: artifact.size });
     return outcome;
   } catch (error) {
-    if (deps.signal?.aborted || databaseOutage(error) !== undefined) throw error;
-    if (error instanceof IntegrityError) deps.metrics.integrityFailure(error.algorithm);
-    const message = await recordFailure(deps, artifact, error);
-    deps.progress.fileFinished(artifact.id, { ok: false, size: artifact.size });
-    return { status: 'failed', error: message };
+    return failedOutcome(deps, artifact, error);
   }
 }
 

@@ -1,15 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
 import { type Backend, createBackend } from '../support/backend.js';
-import { freePort, jsonApi, killAll, waitFor } from '../support/child-server.js';
+import { freePort, jsonApi, killAll, spawnHub, waitFor } from '../support/child-server.js';
 import { contentGets, MiB, rangeStart, sha256File } from '../support/download-helpers.js';
 
 /** `kill -9` of the whole server mid-download: the next start resumes the partial file, not byte 0. */
-const root = path.resolve(import.meta.dirname, '../..');
 let hub: FakeHub;
 let workDir: string;
 let base: string;
@@ -18,21 +17,16 @@ let backend: Backend;
 const children: ChildProcess[] = [];
 
 function startServer(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      ...backend.env,
-      // Distributed mode: the restarted server may take the dead one's job once its lease lapses.
-      JOB_LEASE_MS: '2000',
-      PORT: String(port),
-      MODEL_STORE_PATH: path.join(workDir, 'store'),
-      HF_ENDPOINT: hub.url,
-      LOG_LEVEL: 'warn',
-      DOWNLOAD_PARALLEL_THRESHOLD_BYTES: String(1024 * MiB),
-      UPSTREAM_RETRY_BASE_MS: '50',
-    },
-    stdio: 'ignore',
+  const child = spawnHub('serve', {
+    ...backend.env,
+    // Distributed mode: the restarted server may take the dead one's job once its lease lapses.
+    JOB_LEASE_MS: '2000',
+    PORT: String(port),
+    MODEL_STORE_PATH: path.join(workDir, 'store'),
+    HF_ENDPOINT: hub.url,
+    LOG_LEVEL: 'warn',
+    DOWNLOAD_PARALLEL_THRESHOLD_BYTES: String(1024 * MiB),
+    UPSTREAM_RETRY_BASE_MS: '50',
   });
   children.push(child);
   return child;

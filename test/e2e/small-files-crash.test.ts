@@ -1,19 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gitBlobSha1 } from '../../src/store/content-hasher.js';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
 import { type Backend, createBackend } from '../support/backend.js';
-import { freePort, jsonApi, killAll, waitFor } from '../support/child-server.js';
+import { freePort, jsonApi, killAll, spawnHub, waitFor } from '../support/child-server.js';
 
 /**
  * `kill -9` of the whole server while a sync commits small files in groups: whatever instant the
  * kill lands on (files fetched, blobs renamed, rows written), no blob in blobs/ fails its hash and
  * no artifact is completed without its blob; the restarted server finishes the sync.
  */
-const root = path.resolve(import.meta.dirname, '../..');
 const FILES = 3000;
 let hub: FakeHub;
 let workDir: string;
@@ -23,18 +23,13 @@ let backend: Backend;
 const children: ChildProcess[] = [];
 
 function startServer(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      ...backend.env,
-      JOB_LEASE_MS: '2000',
-      PORT: String(port),
-      MODEL_STORE_PATH: path.join(workDir, 'store'),
-      HF_ENDPOINT: hub.url,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: 'ignore',
+  const child = spawnHub('serve', {
+    ...backend.env,
+    JOB_LEASE_MS: '2000',
+    PORT: String(port),
+    MODEL_STORE_PATH: path.join(workDir, 'store'),
+    HF_ENDPOINT: hub.url,
+    LOG_LEVEL: 'warn',
   });
   children.push(child);
   return child;
@@ -44,7 +39,6 @@ const { api: request, finished: finishedJob } = jsonApi(() => base);
 const until = <T>(what: string, probe: () => Promise<T | undefined>) => waitFor(what, probe, 60_000);
 const api = async (method: string, url: string, body?: unknown) => (await request(method, url, body)).body;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const gitSha1 = (b: Buffer) => createHash('sha1').update(`blob ${b.byteLength}\0`).update(b).digest('hex');
 
 async function expectEveryBlobVerified(): Promise<number> {
   const dir = path.join(workDir, 'store', 'blobs', 'sha256');
@@ -56,7 +50,7 @@ async function expectEveryBlobVerified(): Promise<number> {
 async function expectCompletedVerified(modelId: string): Promise<number> {
   const { items } = await api('GET', `/v1/hub/models/${modelId}/artifacts`);
   const completed = items.filter((a: any) => a.download_status === 'completed');
-  for (const a of completed) expect(gitSha1(await fs.readFile(a.local_path))).toBe(a.upstream_oid);
+  for (const a of completed) expect(gitBlobSha1(await fs.readFile(a.local_path))).toBe(a.upstream_oid);
   return completed.length;
 }
 

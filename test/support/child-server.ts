@@ -76,11 +76,26 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `model-hub <args>` from the sources to its end, with its output captured (a pipe, not a TTY). */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliRun> {
+export interface CliOptions {
+  timeoutMs?: number;
+  /** A built entry (`dist/src/cli.js`) run with plain node, instead of the sources under tsx. */
+  entry?: string;
+  /** The working directory (default: the repository). */
+  cwd?: string;
+}
+
+/** Runs `model-hub <args>` to its end, with its output captured (a pipe, not a TTY). */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  options: CliOptions = {},
+): Promise<CliRun> {
+  const root = path.resolve(import.meta.dirname, '../..');
+  const { timeoutMs = 60_000, entry, cwd = root } = options;
+  const command = entry ? [entry, ...args] : ['--import', 'tsx', path.join(root, 'src', 'cli.ts'), ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      cwd: path.resolve(import.meta.dirname, '../..'),
+    const child = spawn(process.execPath, command, {
+      cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

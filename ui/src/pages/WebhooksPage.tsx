@@ -1,20 +1,9 @@
 import { useState } from 'preact/hooks';
-import type { EventType } from '../../../src/events/hub-event.js';
+import { DURABLE_EVENT_TYPES } from '../../../src/events/hub-event.js';
 import { ApiError, hub, messageOf, type WebhookDeliveryWire, type WebhookWire } from '../api.js';
 import { Empty, ErrorBox, Loading, Notice, Status, useLoad, usePageTitle } from '../components.js';
 import { formatTime, shortId } from '../format.js';
 import { useCan } from '../session.js';
-
-/** The stored event types a webhook may subscribe to (`job.progress` is SSE-only). */
-const EVENTS = [
-  'job.created',
-  'job.completed',
-  'job.failed',
-  'job.cancelled',
-  'artifact.completed',
-  'artifact.failed',
-  'model.synced',
-] as const satisfies readonly EventType[];
 
 export function WebhooksPage() {
   usePageTitle('Webhooks');
@@ -315,7 +304,7 @@ function AddWebhook({ onAdded }: { onAdded: (hook: WebhookWire) => void }) {
       </div>
       <fieldset class="events">
         <legend>Events</legend>
-        {EVENTS.map((name) => (
+        {DURABLE_EVENT_TYPES.map((name) => (
           <label key={name} class="check">
             <input
               type="checkbox"
