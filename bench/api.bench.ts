@@ -12,6 +12,7 @@ import { newId } from '../src/clock.js';
 import { startFakeHub } from '../test/fake-hub/fake-hub.js';
 import { reachable } from '../test/support/reachable.js';
 import { startTestApp } from '../test/support/test-app.js';
+import { startFlags } from './start-flags.js';
 
 const JOBS = 10_000;
 const MODELS = 100;
@@ -37,7 +38,9 @@ if (backend === undefined) {
     `${'backend'.padEnd(12)}${'endpoint'.padEnd(28)}${'req/s'.padStart(8)}${'p50'.padStart(9)}${'p90'.padStart(9)}${'p99'.padStart(9)}${'max'.padStart(9)}  target p99`,
   );
   for (const which of backends) {
-    const code = await run(process.execPath, ['--import', 'tsx', import.meta.filename], {
+    // The app runs in the child, with the Node flags of `npm start` (BENCH_API_NODE_FLAGS replaces them).
+    const flags = process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? startFlags();
+    const code = await run(process.execPath, [...flags, '--import', 'tsx', import.meta.filename], {
       MODEL_HUB_TEST_BACKEND: which,
     });
     if (code !== 0) process.exitCode = code;

@@ -5,15 +5,16 @@
  *  median shown:
  *    curl | tee file | openssl dgst -sha256 · Model Hub with default settings · Model Hub single stream
  *  the same again while a CPU-bound process (`node -e 'for(;;){}'`) shares the machine;
- *  throttled per connection (BENCH_THROTTLES, default 50 MB/s with 512 MiB):
+ *  throttled per connection (BENCH_THROTTLES, default 50 MB/s over the same file size):
  *    Model Hub single stream · Model Hub default (adaptive, up to 8 connections)
  *  plus what a resume costs (re-hashing a 1 GiB partial prefix from disk) and where hashing on the
  *  worker thread starts to pay (the inline threshold).
  *
  * Model Hub's numbers include everything it does: stream, SHA-256, verify, fsync, rename into
  * blobs/ (from the download request to the completed job; starting and closing the app are not
- * counted, as removing curl's output is not). The fake hub runs in its own process. Prints MB/s
- * and ratios; asserts nothing.
+ * counted, as removing curl's output is not). The fake hub runs in its own process; one untimed
+ * curl first warms it up. BENCH_PARTS (default `idle,busy,throttled,crossover`) picks the parts.
+ * Prints MB/s and ratios; asserts nothing.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,13 +33,14 @@ const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** `<MB/s per connection>:<MiB>` pairs for the throttled runs. */
-const THROTTLES = (process.env.BENCH_THROTTLES ?? '50:512')
+const THROTTLES = (process.env.BENCH_THROTTLES ?? `50:${SIZE_MIB}`)
   .split(',')
   .filter(Boolean)
   .map((pair) => {
     const [mbps, mib] = pair.split(':').map(Number);
     return { mbps: mbps ?? 50, mib: mib ?? 512 };
   });
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'idle,busy,throttled,crossover').split(','));
 const FILE = 'diffusion_pytorch_model.safetensors';
 const run = promisify(execFile);
 const workDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-download-'));
@@ -52,8 +54,12 @@ function startHub(sizeMiB: number, throttleBytesPerSecond = 0) {
   ]);
 }
 
-/** Times `work`; if it returns a number, that is its own measure of the seconds that count. */
+/**
+ * Times `work`; if it returns a number, that is its own measure of the seconds that count. Dirty
+ * pages of the run before are written back first (untimed), so no run pays for the one before it.
+ */
 async function timed(label: string, bytes: number, work: () => Promise<unknown>): Promise<number> {
+  await run('sync', []);
   const started = performance.now();
   const own = await work();
   const seconds = typeof own === 'number' ? own : (performance.now() - started) / 1000;
@@ -139,12 +145,24 @@ async function unthrottledRow(label: string, hubUrl: string, bytes: number): Pro
       ]),
     );
     await fsp.rm(out, { force: true });
-    const hubDefault = await timed(
-      '  Model Hub, default settings (download+sha256+verify+fsync)',
-      bytes,
-      (await modelHub(hubUrl, defaults)).run,
-    );
-    const hubSingle = await timed('  Model Hub, single stream', bytes, (await modelHub(hubUrl, single)).run);
+    const runDefault = async () =>
+      timed(
+        '  Model Hub, default settings (download+sha256+verify+fsync)',
+        bytes,
+        (await modelHub(hubUrl, defaults)).run,
+      );
+    const runSingle = async () =>
+      timed('  Model Hub, single stream', bytes, (await modelHub(hubUrl, single)).run);
+    let hubDefault: number;
+    let hubSingle: number;
+    // Alternate which goes first: the disk here is slower for a while after a large write.
+    if (round % 2 === 1) {
+      hubSingle = await runSingle();
+      hubDefault = await runDefault();
+    } else {
+      hubDefault = await runDefault();
+      hubSingle = await runSingle();
+    }
     runs.push({ pipeline, hubDefault, hubSingle });
   }
   return {
@@ -195,26 +213,28 @@ try {
   const bytes = SIZE_MIB * MiB;
   console.log(`${SIZE_MIB} MiB over loopback (${os.cpus().length} cores), median of ${ROUNDS}`);
   const hub = await startHub(SIZE_MIB);
-  const idle = await unthrottledRow('unthrottled', hub.url, bytes);
-  const burner = startCpuBurner();
-  let busy: Row;
-  try {
-    busy = await unthrottledRow(
-      "unthrottled, with a CPU-bound process running (node -e 'for(;;){}')",
-      hub.url,
-      bytes,
-    );
-  } finally {
-    burner.kill('SIGKILL');
+  const url = `${hub.url}/${WAN_REPO}/resolve/main/${FILE}`;
+  await run('curl', ['-sSL', '-o', '/dev/null', url]);
+  const idle = PARTS.has('idle') ? await unthrottledRow('unthrottled', hub.url, bytes) : undefined;
+  let busy: Row | undefined;
+  if (PARTS.has('busy')) {
+    const burner = startCpuBurner();
+    try {
+      busy = await unthrottledRow(
+        "unthrottled, with a CPU-bound process running (node -e 'for(;;){}')",
+        hub.url,
+        bytes,
+      );
+    } finally {
+      burner.kill('SIGKILL');
+    }
   }
-  const out = path.join(workDir, 'prefix.out');
-  await run('curl', ['-sSL', '-o', out, `${hub.url}/${WAN_REPO}/resolve/main/${FILE}`]);
-  hub.stop();
-  const prefixBytes = Math.min(bytes, 1024 * MiB);
-  const rehash = await timed(
-    '\nre-hash a 1 GiB partial prefix (what a resume costs)',
-    prefixBytes,
-    async () => {
+  let rehash: number | undefined;
+  if (PARTS.has('idle')) {
+    const out = path.join(workDir, 'prefix.out');
+    await run('curl', ['-sSL', '-o', out, url]);
+    const prefixBytes = Math.min(bytes, 1024 * MiB);
+    rehash = await timed('\nre-hash a 1 GiB partial prefix (what a resume costs)', prefixBytes, async () => {
       const worker = new HashWorker();
       const hasher = new ContentHasher({ worker, expectedBytes: prefixBytes });
       const stream = fs.createReadStream(out, { end: prefixBytes - 1, highWaterMark: MiB });
@@ -224,12 +244,13 @@ try {
       }
       await hasher.digest();
       await worker.close();
-    },
-  );
-  await fsp.rm(out, { force: true });
+    });
+    await fsp.rm(out, { force: true });
+  }
+  hub.stop();
 
   const throttled: { mbps: number; single: number; parallel: number }[] = [];
-  for (const { mbps, mib } of THROTTLES) {
+  for (const { mbps, mib } of PARTS.has('throttled') ? THROTTLES : []) {
     console.log(`\nthrottled to ${mbps} MB/s per connection, ${mib} MiB:`);
     const slow = await startHub(mib, mbps * 1e6);
     const throttledBytes = mib * MiB;
@@ -247,8 +268,10 @@ try {
     slow.stop();
   }
 
-  console.log('\nhash worker crossover (per file, sequential):');
-  for (const line of await hashCrossover()) console.log(line);
+  if (PARTS.has('crossover')) {
+    console.log('\nhash worker crossover (per file, sequential):');
+    for (const line of await hashCrossover()) console.log(line);
+  }
 
   const mb = (n: number) => `${n.toFixed(0).padStart(5)} MB/s`;
   console.log(`\nsummary (${SIZE_MIB} MiB, medians of ${ROUNDS}):`);
@@ -259,6 +282,7 @@ try {
     ['idle machine', idle, '>= 1.6x'],
     ['+ CPU-bound process', busy, '>= 1.3x'],
   ] as const) {
+    if (!row) continue;
     console.log(
       `  ${label.padEnd(20)} ${mb(row.pipeline).padStart(14)} ${mb(row.hubDefault).padStart(19)} ${ratio(row.hubDefault, row.pipeline).padStart(7)}   ${target}   ${mb(row.hubSingle).padStart(14)}   ${ratio(row.hubDefault, row.hubSingle).padStart(8)}`,
     );
@@ -268,7 +292,7 @@ try {
       `  throttled ${mbps} MB/s/conn: single ${mb(s1)}, default ${mb(parallel)}, default/single = ${ratio(parallel, s1)} (target >= 7x)`,
     );
   }
-  console.log(`  resume: re-hashing the prefix runs at ${rehash.toFixed(0)} MB/s`);
+  if (rehash !== undefined) console.log(`  resume: re-hashing the prefix runs at ${rehash.toFixed(0)} MB/s`);
 } finally {
   await fsp.rm(workDir, { recursive: true, force: true });
 }

@@ -2,7 +2,8 @@
  * `npm run bench:memory`: the resident memory of the whole server process (`model-hub serve`, built,
  * embedded defaults) idle after start, idle after a sync, and at its peak while downloading one
  * large file (default 5 GiB; BENCH_MEMORY_MIB) from the fake hub in its own process. Read from
- * /proc (VmRSS sampled every 100 ms, VmHWM for the peak). Prints the numbers; asserts nothing.
+ * /proc (VmRSS sampled every 100 ms, VmHWM for the peak). The server runs with the Node flags of
+ * `npm start`. Prints the numbers; asserts nothing.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { WAN_REPO } from '../test/fake-hub/demo.js';
 import { freePort, jsonApi, waitFor } from '../test/support/child-server.js';
 import { startFakeHubProcess } from './fake-hub-process.js';
+import { startFlags } from './start-flags.js';
 
 const SIZE_MIB = Number(process.env.BENCH_MEMORY_MIB ?? 5 * 1024);
 const BIG_FILE = 'diffusion_pytorch_model.safetensors';
@@ -19,7 +21,7 @@ execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 const upstream = await startFakeHubProcess(['--big-size-mib', String(SIZE_MIB)]);
 const store = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-memory-'));
 const port = await freePort();
-const server = spawn(process.execPath, ['dist/src/cli.js', 'serve'], {
+const server = spawn(process.execPath, [...startFlags(), 'dist/src/cli.js', 'serve'], {
   env: {
     ...process.env,
     PORT: String(port),

@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// A 1 MiB young generation (V8 grows it to 16 MiB by default) keeps the server ~25 MiB smaller
+// idle and collects the network buffers of a download sooner; see docs/benchmarks.md.
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { Logger } from 'pino';

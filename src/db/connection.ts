@@ -2,10 +2,21 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely';
+import {
+  CamelCasePlugin,
+  Kysely,
+  type PluginTransformResultArgs,
+  PostgresAdapter,
+  PostgresDialect,
+  type QueryResult,
+  SqliteDialect,
+  type UnknownRow,
+} from 'kysely';
 import type pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
+import { withObjectRowsBuiltOnce } from './pg-rows.js';
 import type { Database } from './schema.js';
+import { withCachedStatements } from './sqlite-statements.js';
 
 // Each deployment loads only its own driver (both are CommonJS): the other one would only cost memory.
 const requireDriver = createRequire(import.meta.url);
@@ -40,7 +51,17 @@ export function openDatabase(
     // terminates emits 'error' with no listener, which would end the process. Its query still fails
     // and the pool replaces it.
     pool.on('connect', (client) => client.on('error', onConnectionError));
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+    const camelCase = new RowsBuiltCamelCasePlugin();
+    return new Kysely<Database>({
+      dialect: new PostgresDialect({
+        pool: withObjectRowsBuiltOnce(
+          pool,
+          (column) => camelCase.columnName(column),
+          (row) => camelCase.mapJsonRow(row),
+        ),
+      }),
+      plugins: [camelCase],
+    });
   }
   fs.mkdirSync(path.dirname(config.filename), { recursive: true });
   const Sqlite = requireDriver('better-sqlite3') as typeof SqliteDatabase;
@@ -49,10 +70,34 @@ export function openDatabase(
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  const camelCase = new RowsBuiltCamelCasePlugin();
   return new Kysely<Database>({
-    dialect: new SqliteDialect({ database: sqlite }),
-    plugins: [new CamelCasePlugin()],
+    dialect: new SqliteDialect({
+      database: withCachedStatements(sqlite, (column) => camelCase.columnName(column)),
+    }),
+    plugins: [camelCase],
   });
+}
+
+/**
+ * Kysely's CamelCasePlugin for queries, whose rows the drivers build with camelCase keys already
+ * (`withCachedStatements`, `withObjectRowsBuiltOnce`): the plugin's own mapping copied every row into
+ * a new object, key by key, a tenth of the CPU time of a list endpoint.
+ */
+class RowsBuiltCamelCasePlugin extends CamelCasePlugin {
+  /** The key a result column gets. */
+  columnName(column: string): string {
+    return this.camelCase(column);
+  }
+
+  /** The plugin's own mapping, nested objects included: for rows holding JSON values. */
+  mapJsonRow(row: UnknownRow): UnknownRow {
+    return this.mapRow(row);
+  }
+
+  override async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
 }
 
 export function isPostgres(db: { getExecutor(): { readonly adapter: unknown } }): boolean {

@@ -10,6 +10,27 @@ export interface JobListFilter {
   before?: { createdAt: string; id: string };
 }
 
+/** The columns a job list shows (`JobRow` without the bookkeeping of leases, dedup and logs). */
+export const JOB_LIST_COLUMNS = [
+  'id',
+  'type',
+  'status',
+  'payload',
+  'result',
+  'error',
+  'progress',
+  'attempts',
+  'leaseOwner',
+  'retryOf',
+  'cancelRequestedAt',
+  'createdAt',
+  'updatedAt',
+  'startedAt',
+  'finishedAt',
+] as const satisfies readonly (keyof JobRow)[];
+
+export type JobListRow = Pick<JobRow, (typeof JOB_LIST_COLUMNS)[number]>;
+
 export interface NewJob {
   id: string;
   type: JobType;
@@ -107,8 +128,8 @@ export class JobsRepository {
     return this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  async list(filter: JobListFilter): Promise<JobRow[]> {
-    let query = this.db.selectFrom('jobs').selectAll();
+  async list(filter: JobListFilter): Promise<JobListRow[]> {
+    let query = this.db.selectFrom('jobs').select(JOB_LIST_COLUMNS);
     if (filter.status) query = query.where('status', '=', filter.status);
     if (filter.type) query = query.where('type', '=', filter.type);
     const before = filter.before;

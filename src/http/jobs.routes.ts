@@ -12,6 +12,7 @@ import {
   JobStatusSchema,
   JobSummary,
   JobTypeSchema,
+  Nullable,
 } from './schemas.js';
 
 export function jobsRoutes(deps: {
@@ -40,7 +41,7 @@ export function jobsRoutes(deps: {
           response: {
             200: Type.Object({
               items: Type.Array(JobSummary),
-              next_cursor: Type.Union([Type.String(), Type.Null()]),
+              next_cursor: Nullable(Type.String()),
             }),
             400: ErrorBody,
           },

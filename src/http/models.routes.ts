@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { RegistryService } from '../services/registry.service.js';
 import { presentArtifact, presentModel } from './presenters.js';
-import { Artifact, ErrorBody, Model, ModelIdParams } from './schemas.js';
+import { Artifact, ErrorBody, Model, ModelIdParams, Nullable } from './schemas.js';
 
 export function modelsRoutes(deps: {
   registry: RegistryService;
@@ -66,7 +66,7 @@ export function modelsRoutes(deps: {
           response: {
             200: Type.Object({
               deleted: Model,
-              gc_job_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+              gc_job_id: Nullable(Type.String({ format: 'uuid' }), {
                 description: 'The gc job collecting its blobs (purge=true), else null',
               }),
             }),

@@ -1,4 +1,4 @@
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TInteger, type TSchemaOptions, type TString } from 'typebox';
 import { LOG_HEAD_LINES, LOG_TAIL_LINES } from '../db/jobs.repo.js';
 
 /** Wire shapes (snake_case) for every route; the OpenAPI document at /docs is generated from these. */
@@ -13,8 +13,18 @@ export const ErrorBody = Type.Object(
   { $id: 'ErrorBody' },
 );
 
+/**
+ * `schema` or null, written as a type list (`type: ['string', 'null']`) rather than `anyOf` with a null
+ * member: fast-json-stringify serializes a type list with a `typeof` check, but picks an `anyOf` member
+ * by validating the value against each one (a format check of every timestamp in a list). The OpenAPI
+ * 3.0 document shows both as `nullable: true`.
+ */
+export function Nullable<T extends TString | TInteger>(schema: T, options?: TSchemaOptions) {
+  return Type.Unsafe<Static<T> | null>({ ...options, ...schema, type: [schema.type, 'null'] });
+}
+
 const Timestamp = Type.String({ format: 'date-time' });
-const NullableString = Type.Union([Type.String(), Type.Null()]);
+const NullableString = Nullable(Type.String());
 
 export const Model = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -30,7 +40,7 @@ export const Model = Type.Object({
     Type.Literal('error'),
   ]),
   error: NullableString,
-  last_synced_at: Type.Union([Timestamp, Type.Null()]),
+  last_synced_at: Nullable(Timestamp),
   pinned: Type.Boolean({ description: 'Pinned models keep their blobs when the store must shrink' }),
   created_at: Timestamp,
   updated_at: Timestamp,
@@ -59,12 +69,12 @@ export const Artifact = Type.Object({
     Type.Literal('failed'),
   ]),
   sha256: NullableString,
-  upstream_sha256: Type.Union([Type.String(), Type.Null()], {
+  upstream_sha256: Nullable(Type.String(), {
     description: 'LFS sha256; null for plain git files',
   }),
-  upstream_oid: Type.Union([Type.String(), Type.Null()], { description: 'Git blob sha1' }),
+  upstream_oid: Nullable(Type.String(), { description: 'Git blob sha1' }),
   commit_sha: NullableString,
-  local_path: Type.Union([Type.String(), Type.Null()], {
+  local_path: Nullable(Type.String(), {
     description: 'Absolute path of the blob once completed',
   }),
   bytes_downloaded: Type.Integer(),
@@ -97,7 +107,7 @@ export const JobProgress = Type.Object(
     bytes_total: Type.Integer(),
     bytes_done: Type.Integer(),
     bytes_per_second: Type.Integer({ description: 'Received from upstream, over the last few seconds' }),
-    eta_seconds: Type.Union([Type.Integer(), Type.Null()], {
+    eta_seconds: Nullable(Type.Integer(), {
       description: 'Null while the speed is unknown',
     }),
     current_files: Type.Array(
@@ -130,27 +140,27 @@ export const JobSummary = Type.Object({
   error: NullableString,
   progress: JobProgress,
   attempts: Type.Integer(),
-  worker: Type.Union([Type.String(), Type.Null()], {
+  worker: Nullable(Type.String(), {
     description: 'The worker running it (host:pid:nonce) while it is running, else null',
   }),
-  retry_of: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+  retry_of: Nullable(Type.String({ format: 'uuid' }), {
     description: 'The failed or cancelled job this one retries (POST /v1/hub/jobs/{job_id}/retry), else null',
   }),
-  cancel_requested_at: Type.Union([Timestamp, Type.Null()], {
+  cancel_requested_at: Nullable(Timestamp, {
     description:
       'When a cancel was asked for; a running job with it set stops as soon as its worker confirms',
   }),
   created_at: Timestamp,
   updated_at: Timestamp,
-  started_at: Type.Union([Timestamp, Type.Null()]),
-  finished_at: Type.Union([Timestamp, Type.Null()]),
+  started_at: Nullable(Timestamp),
+  finished_at: Nullable(Timestamp),
 });
 
 export const Job = Type.Object({ ...JobSummary.properties, logs: LogLines });
 
 export const JobLogPage = Type.Object({
   items: LogLines,
-  next_cursor: Type.Union([Type.String(), Type.Null()]),
+  next_cursor: Nullable(Type.String()),
   dropped_lines: Type.Integer({ description: 'Lines the job wrote between its kept first and last ones' }),
 });
 
@@ -172,9 +182,9 @@ export const ApiKeyWire = Type.Object({
   id: Type.String({ format: 'uuid' }),
   prefix: Type.String({ description: 'The first characters of the key: names it in listings and logs' }),
   scope: ScopeSchema,
-  name: Type.Union([Type.String(), Type.Null()]),
+  name: Nullable(Type.String()),
   created_at: Type.String({ format: 'date-time' }),
-  last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+  last_used_at: Nullable(Type.String({ format: 'date-time' }), {
     description: 'Updated at most once a minute',
   }),
 });
@@ -187,7 +197,7 @@ export const CreatedApiKeyWire = Type.Object({
 /** `GET /v1/hub/whoami`: the caller's scope, for clients that show only what it allows. */
 export const Whoami = Type.Object({
   scope: ScopeSchema,
-  key_prefix: Type.Union([Type.String(), Type.Null()], {
+  key_prefix: Nullable(Type.String(), {
     description: "The key's prefix; null without a key",
   }),
   auth: Type.Union([Type.Literal('off'), Type.Literal('loopback'), Type.Literal('key')], {

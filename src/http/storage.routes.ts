@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import type { StorageService } from '../services/storage.service.js';
+import { Nullable } from './schemas.js';
 
 const Bytes = Type.Integer({ minimum: 0 });
 
@@ -13,7 +14,7 @@ export const StorageReport = Type.Object({
   },
   dedup_saved_bytes: { ...Bytes, description: 'logical_bytes - blob_bytes' },
   disk: Type.Object({ free_bytes: Bytes, total_bytes: Bytes }),
-  quota_bytes: Type.Union([Bytes, Type.Null()], {
+  quota_bytes: Nullable(Bytes, {
     description: 'STORE_MAX_BYTES: least recently used weight blobs of unpinned models are evicted above it',
   }),
   models: Type.Array(

@@ -1,9 +1,10 @@
 import Type, { type Static } from 'typebox';
 import { DURABLE_EVENT_TYPES } from '../events/hub-event.js';
+import { Nullable } from './schemas.js';
 
 /** Wire shapes (snake_case) of the webhook routes. */
 const Timestamp = Type.String({ format: 'date-time' });
-const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+const NullableTimestamp = Nullable(Timestamp);
 const EventTypeName = Type.String({
   minLength: 1,
   maxLength: 64,
@@ -46,11 +47,11 @@ export const WebhookDelivery = Type.Object({
   event_type: Type.String(),
   status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('dead')]),
   attempts: Type.Integer({ description: 'Attempts made so far' }),
-  next_attempt_at: Type.Union([Timestamp, Type.Null()], {
+  next_attempt_at: Nullable(Timestamp, {
     description: 'When the next attempt is due; null once succeeded or dead',
   }),
-  last_status_code: Type.Union([Type.Integer(), Type.Null()]),
-  last_error: Type.Union([Type.String(), Type.Null()]),
+  last_status_code: Nullable(Type.Integer()),
+  last_error: Nullable(Type.String()),
   created_at: Timestamp,
   delivered_at: NullableTimestamp,
 });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { DeliveryView, WebhooksService, WebhookView } from '../services/webhooks.service.js';
-import { ErrorBody } from './schemas.js';
+import { ErrorBody, Nullable } from './schemas.js';
 import {
   DeliveriesQuery,
   DeliveryIdParams,
@@ -97,7 +97,7 @@ export function webhooksRoutes(deps: { webhooks: WebhooksService }): FastifyPlug
           response: {
             200: Type.Object({
               items: Type.Array(WebhookDelivery),
-              next_cursor: Type.Union([Type.String(), Type.Null()]),
+              next_cursor: Nullable(Type.String()),
             }),
             400: ErrorBody,
             404: ErrorBody,

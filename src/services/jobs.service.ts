@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { newId, nowIso } from '../clock.js';
 import type { ArtifactsRepository } from '../db/artifacts.repo.js';
 import {
+  type JobListRow,
   type JobLogLine,
   type JobsRepository,
   LOG_HEAD_LINES,
@@ -491,15 +492,16 @@ function selectPaths(
   return new Set(paths.filter((p) => included(p) && !excluded(p)));
 }
 
-function toView(job: JobRow): JobView {
+function toView(job: JobListRow): JobView {
+  const payload = fromJson(job.payload);
   return {
     id: job.id,
     type: job.type,
     status: job.status,
-    payload: fromJson(job.payload),
+    payload,
     result: fromJson(job.result),
     error: job.error,
-    progress: fromJson<ProgressSnapshot>(job.progress) ?? pendingProgress(job),
+    progress: fromJson<ProgressSnapshot>(job.progress) ?? pendingProgress(job.type, payload),
     attempts: job.attempts,
     worker: job.status === 'running' ? job.leaseOwner : null,
     retryOf: job.retryOf,
@@ -511,11 +513,10 @@ function toView(job: JobRow): JobView {
   };
 }
 
-/** Before a job first reports, a download already knows how many files it has. */
-function pendingProgress(job: JobRow): ProgressSnapshot {
-  if (job.type !== 'download') return emptyProgress();
-  const payload = fromJson<DownloadPayload>(job.payload);
-  return emptyProgress(payload?.artifact_ids.length ?? 0);
+/** Before a job first reports, a download already knows how many files it has (its parsed payload). */
+function pendingProgress(type: JobType, payload: unknown): ProgressSnapshot {
+  if (type !== 'download') return emptyProgress();
+  return emptyProgress((payload as DownloadPayload | null)?.artifact_ids.length ?? 0);
 }
 
 function toPosition([createdAt, id]: readonly [string, string]): { createdAt: string; id: string } {

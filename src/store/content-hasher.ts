@@ -10,7 +10,7 @@ export type { HashDigest } from './hash-worker.js';
  */
 export const INLINE_HASH_MAX_BYTES = 1024 * 1024;
 /** Bytes one hash may have waiting for the worker before `waitForRoom` holds the producer back. */
-const MAX_WORKER_BACKLOG_BYTES = 16 * 1024 * 1024;
+const MAX_WORKER_BACKLOG_BYTES = 4 * 1024 * 1024;
 
 export interface ContentHasherOptions {
   /** Also compute the git blob SHA-1 of a plain git file of this size. */

@@ -16,29 +16,48 @@ function simulate(max: number, rate: (connections: number) => number, windows: n
 }
 
 describe('AdaptiveConcurrency', () => {
-  it('grows to the maximum while every connection adds throughput (a per-connection throttle)', () => {
-    expect(simulate(8, (c) => c * 50e6, 6)).toEqual([4, 1, 8, 8, 8, 8, 8]);
+  it('returns to every connection after the probe when each one is throttled', () => {
+    expect(simulate(8, (c) => c * 50e6, 6)).toEqual([8, 1, 8, 8, 8, 8, 8]);
   });
 
   it('stays on one connection on a fast link where more connections only share the CPU', () => {
     // Loopback on 2 cores: one stream is as fast as several, give or take the noise of a window.
     const noisy = (c: number) => (c === 1 ? 600e6 : 660e6);
-    expect(simulate(8, noisy, 6)).toEqual([4, 1, 1, 1, 1, 1, 1]);
+    expect(simulate(8, noisy, 6)).toEqual([8, 1, 1, 1, 1, 1, 1]);
   });
 
   it('stays on one connection when several bring less than twice its rate', () => {
     const partly = (c: number) => (c === 1 ? 300e6 : 540e6);
-    expect(simulate(8, partly, 4)).toEqual([4, 1, 1, 1, 1]);
+    expect(simulate(8, partly, 4)).toEqual([8, 1, 1, 1, 1]);
   });
 
   it('measures a window only once connections above the target have finished their chunks', () => {
+    const controller = new AdaptiveConcurrency(16, 0);
+    expect(controller.sample(80e6, 200, 16)).toBe(1); // 16 connections: 400 MB/s
+    // Fifteen connections still finish their chunks: their bytes do not count for the single one.
+    expect(controller.sample(150e6, 300, 16)).toBe(1);
+    // 200 ms on one alone at 100 MB/s (blurred, it would look like 200 MB/s): the link, not each
+    // connection, limits 16 to 25 MB/s each, so try fewer.
+    expect(controller.sample(170e6, 500, 1)).toBe(8);
+    expect(controller.settled).toBe(false);
+  });
+
+  it('starts measuring once every connection streams, so slow starts do not hide a throttle', () => {
     const controller = new AdaptiveConcurrency(8, 0);
-    expect(controller.sample(50e6, 200, 4)).toBe(1); // 4 connections: 250 MB/s
-    // Three connections still finish their chunks: their bytes do not count for the single one.
-    expect(controller.sample(90e6, 300, 4)).toBe(1);
-    // 200 ms on one connection alone at 50 MB/s (blurred, it would look like 150 MB/s): grow.
-    expect(controller.sample(100e6, 400, 1)).toBe(1);
-    expect(controller.sample(100e6, 500, 1)).toBe(8);
+    // Handshakes on a distant link: only two of eight connections deliver in the first 300 ms.
+    expect(controller.sample(30e6, 300, 8, 2)).toBe(8);
+    // All eight stream from here on, 50 MB/s each.
+    expect(controller.sample(30e6, 350, 8, 8)).toBe(8);
+    expect(controller.sample(130e6, 550, 8, 8)).toBe(1);
+    expect(controller.sample(140e6, 750, 1, 1)).toBe(8);
+    expect(controller.settled).toBe(true);
+  });
+
+  it('starts measuring after a second even if a connection never streams', () => {
+    const controller = new AdaptiveConcurrency(8, 0);
+    expect(controller.sample(10e6, 900, 8, 7)).toBe(8);
+    expect(controller.sample(10e6, 1000, 8, 7)).toBe(8);
+    expect(controller.sample(80e6, 1200, 8, 7)).toBe(1);
   });
 
   it('settles on one stream when more connections only cost CPU', () => {
@@ -52,18 +71,22 @@ describe('AdaptiveConcurrency', () => {
     expect(simulate(16, capped, 8).at(-1)).toBe(4);
   });
 
-  it('halves the count when throughput collapses', () => {
+  it('halves the count when throughput collapses, not when one window is slow', () => {
     let now = 0;
     const controller = new AdaptiveConcurrency(8, now);
     let bytes = 0;
-    for (const rate of [200e6, 50e6, 400e6, 400e6]) {
+    const window = (rate: number) => {
       now += 250;
       bytes += rate / 4;
-      controller.sample(bytes, now);
-    }
+      return controller.sample(bytes, now);
+    };
+    for (const rate of [400e6, 50e6, 400e6]) window(rate);
     expect(controller.target).toBe(8);
-    now += 250;
-    bytes += 1e6 / 4;
-    expect(controller.sample(bytes, now)).toBe(4);
+    // A disk flush stalls one window, then the rate is back.
+    expect([window(1e6), window(400e6)]).toEqual([8, 8]);
+    // Less throughput on every connection (a machine short of CPU) is no collapse.
+    expect([window(150e6), window(150e6), window(150e6)]).toEqual([8, 8, 8]);
+    // Three windows in a row under a quarter of the best: a collapse.
+    expect([window(1e6), window(1e6), window(1e6)]).toEqual([8, 8, 4]);
   });
 });

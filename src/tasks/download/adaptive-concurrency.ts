@@ -1,49 +1,63 @@
 /**
  * Picks how many connections one file uses, from measured throughput. A 2-core machine on a fast
  * link is fastest with one stream (every extra connection only costs CPU), while a CDN that limits
- * each connection wants many; so the controller measures both before it commits:
+ * each connection wants them all; so the controller measures both before it commits:
  *
- * - probe: one window on `PROBE_CONNECTIONS` (a small file is done within it, in parallel), then
- *   one on a single connection. Unless the several connections were at least `PROBE_GAIN`
- *   times as fast (so each connection is what limits the rate), it stays on one connection (the
- *   transfer then streams the rest in one response).
- * - up: otherwise double while a window's throughput grows by at least `growth`; when it stops
- *   paying, fall back to what was best and probe downward (fewer connections cost less CPU for
- *   the same speed).
- * - hold: a collapse to under half of the best rate halves the count. Fixed high concurrency has
- *   been seen to collapse to < 1 MB/s on real CDNs.
+ * - probe: one window on every connection allowed (a small file is done within it, in parallel),
+ *   then one on a single connection. Unless all of them were at least `PROBE_GAIN` times as fast
+ *   (so each connection is what limits the rate), it stays on one connection (the transfer then
+ *   streams the rest in one response); otherwise it returns to the full width and keeps it, about
+ *   half a second after the start.
+ * - down: when the full width pays but its connections each bring clearly less than one alone did,
+ *   the link (not each connection) is the limit somewhere below the full width: halve while the
+ *   rate holds, so no more connections than the link needs keep running.
+ * - hold: a collapse to under a quarter of the best rate for `COLLAPSE_WINDOWS` windows in a row
+ *   halves the count (one slow window is a disk flush or a pause, and a machine short of CPU slows
+ *   every connection alike: fewer of them would only be slower). Fixed high concurrency has been
+ *   seen to collapse to < 1 MB/s on real CDNs.
  *
  * A window starts only once the connections above the target have finished their chunks, so one
- * count's bytes never blur the measurement of another.
+ * count's bytes never blur the measurement of another; the first starts once every connection has
+ * received bytes (or after `WARM_UP_MAX_MS`), so handshakes and slow starts on a distant link do not make
+ * many connections look no faster than one.
  */
-const PROBE_CONNECTIONS = 4;
 /**
- * Several connections must bring at least this much over one to count as a per-connection limit
- * (a throttled CDN gives ~4x; loopback on a busy machine, anything from 0.7x to 1.6x).
+ * All connections must bring at least this much over one to count as a per-connection limit
+ * (a throttled CDN gives the full width; loopback on a busy machine, anything from 0.7x to 1.6x).
  */
 const PROBE_GAIN = 2;
+/** Connections that each bring at least this share of the single stream's rate are all kept. */
+const FULL_WIDTH_SHARE = 0.5;
 /**
  * One measuring window (ms). Shorter windows misjudge a CDN that sends in bursts (the fake hub paces
  * in 1/20 s pieces): 100 ms on one connection has been seen to read 1.5x its real rate.
  */
 const ADAPT_WINDOW_MS = 200;
+/** Windows in a row under `COLLAPSE_SHARE` of the best rate that make a collapse. */
+const COLLAPSE_WINDOWS = 3;
+const COLLAPSE_SHARE = 0.25;
+/** The first window starts at the latest this long after the transfer did. */
+const WARM_UP_MAX_MS = 1000;
 
 export class AdaptiveConcurrency {
   private current: number;
-  private best = { rate: 0, connections: 1 };
+  private best = 0;
   private previous: { rate: number; connections: number } | undefined;
-  private direction: 'probe' | 'up' | 'down' | 'hold';
+  private direction: 'spread' | 'single' | 'down' | 'hold';
   private lastBytes = 0;
   private lastAt: number;
+  private warm = false;
+  private slowWindows = 0;
+  private readonly startedAt: number;
 
   constructor(
     private readonly max: number,
     now: number,
-    private readonly growth = 1.15,
   ) {
-    this.current = Math.min(PROBE_CONNECTIONS, max);
-    this.direction = this.current > 1 ? 'probe' : 'hold';
+    this.current = max;
+    this.direction = max > 1 ? 'spread' : 'hold';
     this.lastAt = now;
+    this.startedAt = now;
   }
 
   get target(): number {
@@ -56,11 +70,13 @@ export class AdaptiveConcurrency {
   }
 
   /**
-   * Feeds the total bytes received so far and how many connections are running (more than the
-   * target while some finish their chunks); returns the (possibly new) target.
+   * Feeds the total bytes received so far, how many connections are running (more than the
+   * target while some finish their chunks) and how many connections have received bytes at least
+   * once; returns the (possibly new) target.
    */
-  sample(totalBytes: number, now: number, running = this.current): number {
-    if (running > this.current) {
+  sample(totalBytes: number, now: number, running = this.current, streamed = running): number {
+    if (!this.warm) this.warm = streamed >= this.current || now - this.startedAt >= WARM_UP_MAX_MS;
+    if (running > this.current || !this.warm) {
       this.lastBytes = totalBytes;
       this.lastAt = now;
       return this.current;
@@ -70,55 +86,48 @@ export class AdaptiveConcurrency {
     const rate = (totalBytes - this.lastBytes) / seconds;
     this.lastBytes = totalBytes;
     this.lastAt = now;
-    if (rate > this.best.rate) this.best = { rate, connections: this.current };
+    this.best = Math.max(this.best, rate);
     const before = this.previous;
     this.previous = { rate, connections: this.current };
-    if (this.direction === 'probe') {
-      if (!before) {
+    switch (this.direction) {
+      case 'spread':
         this.current = 1;
+        this.direction = 'single';
+        return this.current;
+      case 'single': {
+        const spread = before ?? { rate: 0, connections: 1 };
+        if (spread.rate < rate * PROBE_GAIN) {
+          // More connections did not multiply the rate: the machine, not each connection, is the
+          // limit, and on a busy 2-core machine parallel ranges cost more CPU than they bring.
+          this.direction = 'hold';
+          return this.current;
+        }
+        this.previous = spread;
+        if (spread.rate >= rate * spread.connections * FULL_WIDTH_SHARE) {
+          this.current = spread.connections;
+          this.direction = 'hold';
+        } else {
+          this.current = Math.max(1, Math.floor(spread.connections / 2));
+          this.direction = 'down';
+        }
         return this.current;
       }
-      if (before.rate >= rate * PROBE_GAIN) {
-        // Each connection is limited: continue upward from the several connections' window.
-        this.direction = 'up';
-        this.previous = before;
-        this.current = before.connections;
-        return this.grow();
-      }
-      // More connections did not multiply the rate: the machine, not each connection, is the
-      // limit, and on a busy 2-core machine parallel ranges cost more CPU than they bring.
-      this.direction = 'hold';
-      return this.current;
+      case 'down':
+        // Keep halving while the rate holds within 5 % of the wider count's.
+        if (before && rate >= before.rate * 0.95 && this.current > 1) {
+          this.current = Math.max(1, Math.floor(this.current / 2));
+          return this.current;
+        }
+        if (before && rate < before.rate * 0.95) this.current = before.connections;
+        this.direction = 'hold';
+        return this.current;
+      case 'hold':
+        this.slowWindows = rate < this.best * COLLAPSE_SHARE ? this.slowWindows + 1 : 0;
+        if (this.slowWindows >= COLLAPSE_WINDOWS && this.current > 1) {
+          this.slowWindows = 0;
+          this.current = Math.max(1, Math.floor(this.current / 2));
+        }
+        return this.current;
     }
-    if (this.direction === 'hold') {
-      if (rate < this.best.rate * 0.5 && this.current > 1)
-        this.current = Math.max(1, Math.floor(this.current / 2));
-      return this.current;
-    }
-    if (this.direction === 'up') {
-      if (!before || rate >= before.rate * this.growth) return this.grow();
-      // More connections did not pay: go back, then see whether fewer do as well.
-      this.current = before.connections;
-      this.direction = before.connections > 1 ? 'down' : 'hold';
-      this.previous = before;
-      return this.current;
-    }
-    // Probing down: keep halving while the rate holds within 5 % of the best.
-    if (before && rate >= before.rate * 0.95 && this.current > 1) {
-      this.current = Math.max(1, Math.floor(this.current / 2));
-      return this.current;
-    }
-    if (before && rate < before.rate * 0.95) this.current = before.connections;
-    this.direction = 'hold';
-    return this.current;
-  }
-
-  private grow(): number {
-    if (this.current < this.max) {
-      this.current = Math.min(this.max, this.current * 2);
-      return this.current;
-    }
-    this.direction = 'hold';
-    return this.current;
   }
 }

@@ -89,7 +89,7 @@ export interface TransferResult {
 
 const CHECKPOINT_INTERVAL_MS = 1000;
 /** How often the throughput controller looks (it decides per window of 200 ms). */
-const ADAPT_TICK_MS = 50;
+const ADAPT_TICK_MS = 25;
 /** Bytes that arrived ahead of the hash frontier and wait in memory for it (bounds RSS). */
 const MAX_OUT_OF_ORDER_BYTES = 32 * 1024 * 1024;
 const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -184,6 +184,7 @@ async function transferRound(
       validator: state?.validator ?? null,
       abort,
       received: 0,
+      streamedConnections: 0,
       peakConnections: 0,
     };
     const stopCheckpoints = startCheckpoints(session, expected);
@@ -232,6 +233,8 @@ interface Session {
   abort: AbortController;
   /** Bytes received over every connection, for the throughput controller. */
   received: number;
+  /** Connections that have received bytes at least once, for the throughput controller. */
+  streamedConnections: number;
   peakConnections: number;
 }
 
@@ -262,6 +265,7 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
   let firstFailure: { error: unknown } | undefined;
   const tasks: Promise<void>[] = [];
   const worker = async () => {
+    const connection = { streamed: false };
     try {
       while (nextChunk < target.size && !session.abort.signal.aborted && active <= controller.target) {
         const start = nextChunk;
@@ -269,7 +273,7 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
         const alone = controller.settled && controller.target === 1 && active === 1;
         const end = alone ? target.size - 1 : Math.min(start + settings.chunkBytes, target.size) - 1;
         nextChunk = end + 1;
-        await fetchSegment(session, start, end, false);
+        await fetchSegment(session, start, end, false, connection);
       }
     } finally {
       active--;
@@ -279,31 +283,28 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
     while (active < controller.target && nextChunk < target.size && !session.abort.signal.aborted) {
       active++;
       session.peakConnections = Math.max(session.peakConnections, active);
+      // Each connection's failure is taken as it happens, never left pending behind an earlier
+      // connection: the first stops every connection; theirs then only echo the abort.
       tasks.push(
         worker().catch((error: unknown) => {
-          // The first failure stops every connection; theirs then only echo the abort.
           firstFailure ??= { error };
           session.abort.abort(error);
-          throw error;
         }),
       );
     }
   };
   const sampler = setInterval(() => {
-    controller.sample(session.received, Date.now(), active);
+    controller.sample(session.received, Date.now(), active, session.streamedConnections);
     launch();
   }, ADAPT_TICK_MS);
   try {
     launch();
-    let failure: unknown;
     for (let i = 0; i < tasks.length; i++) {
-      await (tasks[i] as Promise<void>).catch((error: unknown) => {
-        failure ??= error;
-      });
+      await tasks[i];
       // A worker that left because the target shrank may leave chunks behind: keep enough running.
-      if (i === tasks.length - 1 && failure === undefined) launch();
+      if (i === tasks.length - 1 && firstFailure === undefined) launch();
     }
-    if (failure !== undefined) throw firstFailure ? firstFailure.error : failure;
+    if (firstFailure) throw firstFailure.error;
   } finally {
     clearInterval(sampler);
   }
@@ -345,7 +346,13 @@ async function locate(session: Session, again: boolean): Promise<FileLocation> {
   return session.location;
 }
 
-async function fetchSegment(session: Session, start: number, end: number, wholeRest: boolean): Promise<void> {
+async function fetchSegment(
+  session: Session,
+  start: number,
+  end: number,
+  wholeRest: boolean,
+  connection?: { streamed: boolean },
+): Promise<void> {
   const { deps, target, settings, frontier, writer } = session;
   let position = start;
   let attempt = 0;
@@ -402,6 +409,10 @@ async function fetchSegment(session: Session, start: number, end: number, wholeR
         };
         try {
           for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+            if (connection && !connection.streamed) {
+              connection.streamed = true;
+              session.streamedConnections++;
+            }
             if (position + batchBytes + chunk.byteLength > end + 1) {
               upstream.body.destroy();
               throw new IntegrityError(
