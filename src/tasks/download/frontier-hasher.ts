@@ -3,8 +3,8 @@ import type { ContentHasher } from '../../store/content-hasher.js';
 /**
  * One hash over a file whose parts arrive out of order: bytes at the frontier are hashed at once
  * and the frontier advances; bytes beyond it wait in memory until the gap before them closes.
- * `waitForRoom` bounds that memory, always letting the frontier's own bytes through, and waits
- * for the hasher (a worker thread) when it has fallen behind.
+ * `waitForRoom` bounds that memory, always letting the frontier's own bytes through, and holds the
+ * frontier's bytes back while the hasher (a worker thread) has fallen behind.
  */
 export class FrontierHasher {
   private readonly waiting = new Map<number, Uint8Array>();
@@ -46,7 +46,9 @@ export class FrontierHasher {
   }
 
   async waitForRoom(offset: number, signal?: AbortSignal): Promise<void> {
-    await this.hasher.waitForRoom(signal);
+    // Only bytes at the frontier reach the hasher now; bytes beyond it wait here under their own
+    // bound, so a connection ahead never stalls behind the hash of a burst the frontier released.
+    if (offset === this.frontier) await this.hasher.waitForRoom(signal);
     while (offset !== this.frontier && this.waitingBytes >= this.maxWaitingBytes) {
       if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve) => {
