@@ -1,38 +1,15 @@
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
-import { type Backend, createBackend } from '../support/backend.js';
-import { freePort, jsonApi, killAll, spawnHub, waitFor } from '../support/child-server.js';
+import { jsonApi, type RestartableHub, startRestartableHub, waitFor } from '../support/child-server.js';
 import { contentGets, MiB, rangeStart, sha256File } from '../support/download-helpers.js';
 
 /** `kill -9` of the whole server mid-download: the next start resumes the partial file, not byte 0. */
 let hub: FakeHub;
-let workDir: string;
-let base: string;
-let port: number;
-let backend: Backend;
-const children: ChildProcess[] = [];
+let server: RestartableHub;
 
-function startServer(): ChildProcess {
-  const child = spawnHub('serve', {
-    ...backend.env,
-    // Distributed mode: the restarted server may take the dead one's job once its lease lapses.
-    JOB_LEASE_MS: '2000',
-    PORT: String(port),
-    MODEL_STORE_PATH: path.join(workDir, 'store'),
-    HF_ENDPOINT: hub.url,
-    LOG_LEVEL: 'warn',
-    DOWNLOAD_PARALLEL_THRESHOLD_BYTES: String(1024 * MiB),
-    UPSTREAM_RETRY_BASE_MS: '50',
-  });
-  children.push(child);
-  return child;
-}
-
-const { api: request, finished: finishedJob } = jsonApi(() => base);
+const { api: request, finished: finishedJob } = jsonApi(() => server.base);
 const until = <T>(what: string, probe: () => Promise<T | undefined>) => waitFor(what, probe, 30_000);
 const api = async (method: string, url: string, body?: unknown) => (await request(method, url, body)).body;
 const finished = (jobId: string) => finishedJob(jobId, 30_000);
@@ -43,22 +20,19 @@ beforeAll(async () => {
     id: 'crash/big',
     files: [{ path: 'big.safetensors', content: { size: 8 * MiB, seed: 'crash' } }],
   });
-  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-crash-'));
-  backend = await createBackend();
-  port = await freePort();
-  base = `http://127.0.0.1:${port}`;
+  server = await startRestartableHub(hub.url, {
+    DOWNLOAD_PARALLEL_THRESHOLD_BYTES: String(1024 * MiB),
+    UPSTREAM_RETRY_BASE_MS: '50',
+  });
 });
 afterAll(async () => {
-  killAll(children);
+  await server?.close();
   await hub?.close();
-  await backend?.drop();
-  if (workDir) await fs.rm(workDir, { recursive: true, force: true });
 });
 
 describe('kill -9 during a download', () => {
   it('resumes from the partial file after a restart and stores the right bytes', async () => {
-    const first = startServer();
-    await until('the server', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+    const first = await server.start();
     const registered = await api('POST', '/v1/hub/register', {
       vendor: 'Crash',
       name: 'Big',
@@ -69,19 +43,17 @@ describe('kill -9 during a download', () => {
     const [artifact] = (await api('GET', `/v1/hub/models/${registered.id}/artifacts`)).items;
     const queued = await api('POST', '/v1/hub/download', { artifact_ids: [artifact.id] });
 
-    const statePath = path.join(workDir, 'store', 'temp', `${artifact.id}.part.json`);
+    const statePath = path.join(server.storePath, 'temp', `${artifact.id}.part.json`);
     const committed = await until('a durable checkpoint of at least 1 MiB', async () => {
       const state = JSON.parse(await fs.readFile(statePath, 'utf8'));
       return state.committedBytes >= MiB ? (state.committedBytes as number) : undefined;
     });
-    first.kill('SIGKILL');
-    await new Promise((resolve) => first.once('exit', resolve));
+    await server.crash(first);
     expect(
-      (await fs.stat(path.join(workDir, 'store', 'temp', `${artifact.id}.part`))).size,
+      (await fs.stat(path.join(server.storePath, 'temp', `${artifact.id}.part`))).size,
     ).toBeGreaterThanOrEqual(committed);
 
-    startServer();
-    await until('the restarted server', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+    await server.start();
     const job = await finished(queued.job_id);
     expect(job).toMatchObject({ status: 'completed', attempts: 2 });
     expect(job.logs.join('\n')).toMatch(/big.safetensors: resuming at byte \d+ of 8388608/);
@@ -95,6 +67,6 @@ describe('kill -9 during a download', () => {
     const upstream = await hub.fileInfo('crash/big', 'big.safetensors');
     expect(done).toMatchObject({ download_status: 'completed', sha256: upstream.sha256 });
     expect(await sha256File(done.local_path)).toBe(upstream.sha256);
-    expect(await fs.readdir(path.join(workDir, 'store', 'temp'))).toEqual([]);
+    expect(await fs.readdir(path.join(server.storePath, 'temp'))).toEqual([]);
   }, 60_000);
 });

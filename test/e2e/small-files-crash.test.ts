@@ -1,13 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gitBlobSha1 } from '../../src/store/content-hasher.js';
 import { type FakeHub, startFakeHub } from '../fake-hub/fake-hub.js';
-import { type Backend, createBackend } from '../support/backend.js';
-import { freePort, jsonApi, killAll, spawnHub, waitFor } from '../support/child-server.js';
+import { jsonApi, type RestartableHub, startRestartableHub, waitFor } from '../support/child-server.js';
 
 /**
  * `kill -9` of the whole server while a sync commits small files in groups: whatever instant the
@@ -16,32 +13,15 @@ import { freePort, jsonApi, killAll, spawnHub, waitFor } from '../support/child-
  */
 const FILES = 3000;
 let hub: FakeHub;
-let workDir: string;
-let base: string;
-let port: number;
-let backend: Backend;
-const children: ChildProcess[] = [];
+let server: RestartableHub;
 
-function startServer(): ChildProcess {
-  const child = spawnHub('serve', {
-    ...backend.env,
-    JOB_LEASE_MS: '2000',
-    PORT: String(port),
-    MODEL_STORE_PATH: path.join(workDir, 'store'),
-    HF_ENDPOINT: hub.url,
-    LOG_LEVEL: 'warn',
-  });
-  children.push(child);
-  return child;
-}
-
-const { api: request, finished: finishedJob } = jsonApi(() => base);
+const { api: request, finished: finishedJob } = jsonApi(() => server.base);
 const until = <T>(what: string, probe: () => Promise<T | undefined>) => waitFor(what, probe, 60_000);
 const api = async (method: string, url: string, body?: unknown) => (await request(method, url, body)).body;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function expectEveryBlobVerified(): Promise<number> {
-  const dir = path.join(workDir, 'store', 'blobs', 'sha256');
+  const dir = path.join(server.storePath, 'blobs', 'sha256');
   const names = await fs.readdir(dir);
   for (const name of names) expect(sha256(await fs.readFile(path.join(dir, name)))).toBe(name);
   return names.length;
@@ -64,41 +44,33 @@ beforeAll(async () => {
       lfs: false,
     })),
   });
-  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-small-crash-'));
-  backend = await createBackend();
-  port = await freePort();
-  base = `http://127.0.0.1:${port}`;
+  server = await startRestartableHub(hub.url);
 });
 afterAll(async () => {
-  killAll(children);
+  await server?.close();
   await hub?.close();
-  await backend?.drop();
-  if (workDir) await fs.rm(workDir, { recursive: true, force: true });
 });
 
 describe('kill -9 during a group commit of small files', () => {
   it('leaves only verified blobs, no completed row without its blob, and the restarted server finishes', async () => {
-    const first = startServer();
-    await until('the server', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+    const first = await server.start();
     const registered = await api('POST', '/v1/hub/register', {
       vendor: 'Crash',
       name: 'Small',
       source_repo_id: 'crash/small',
       auto_sync: true,
     });
-    const blobsDir = path.join(workDir, 'store', 'blobs', 'sha256');
+    const blobsDir = path.join(server.storePath, 'blobs', 'sha256');
     // Some groups committed, most not yet: the kill lands in the middle of the stream of groups.
     await until('a few hundred blobs stored', async () => {
       const names = await fs.readdir(blobsDir).catch(() => []);
       return names.length >= 300 ? true : undefined;
     });
-    first.kill('SIGKILL');
-    await new Promise((resolve) => first.once('exit', resolve));
+    await server.crash(first);
     const blobsAtCrash = await expectEveryBlobVerified();
     expect(blobsAtCrash).toBeLessThan(FILES);
 
-    startServer();
-    await until('the restarted server', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+    await server.start();
     // Rows completed before the kill name blobs that survived it.
     await expectCompletedVerified(registered.id);
     const job = await finishedJob(registered.sync_job_id, 120_000);
@@ -107,7 +79,7 @@ describe('kill -9 during a group commit of small files', () => {
     expect(await expectCompletedVerified(registered.id)).toBe(FILES);
     expect(await expectEveryBlobVerified()).toBe(FILES);
     // Temp files of the killed run are stale, not content: a scan removes them later.
-    const temp = await fs.readdir(path.join(workDir, 'store', 'temp'));
+    const temp = await fs.readdir(path.join(server.storePath, 'temp'));
     expect(temp.every((name) => /\.part\.[0-9a-f]{12}\.tmp$/.test(name))).toBe(true);
   }, 180_000);
 });

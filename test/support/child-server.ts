@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { createBackend } from './backend.js';
 
 /** Helpers for tests that drive a real server process over HTTP. */
 export async function freePort(): Promise<number> {
@@ -119,4 +122,61 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * A `model-hub serve` process that a test kills and starts again on one port, store and backend
+ * (its own database or key prefix, per `MODEL_HUB_TEST_BACKEND`): what a crash and a restart leave.
+ */
+export interface RestartableHub {
+  readonly base: string;
+  readonly storePath: string;
+  /** Starts the server; resolves once `/healthz` answers. */
+  start(): Promise<ChildProcess>;
+  /** `kill -9`, resolved once the process is gone. */
+  crash(child: ChildProcess): Promise<void>;
+  /** Kills what still runs, drops the backend and removes the store. */
+  close(): Promise<void>;
+}
+
+export async function startRestartableHub(
+  upstreamUrl: string,
+  /** Settings over the shared ones (port, store, upstream, a 2 s job lease, `warn` logs). */
+  env: Record<string, string> = {},
+): Promise<RestartableHub> {
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'model-hub-restart-'));
+  const storePath = path.join(workDir, 'store');
+  const backend = await createBackend();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const children: ChildProcess[] = [];
+  return {
+    base,
+    storePath,
+    async start() {
+      const child = spawnHub('serve', {
+        ...backend.env,
+        // Distributed mode: the restarted server may take the dead one's job once its lease lapses.
+        JOB_LEASE_MS: '2000',
+        PORT: String(port),
+        MODEL_STORE_PATH: storePath,
+        HF_ENDPOINT: upstreamUrl,
+        LOG_LEVEL: 'warn',
+        ...env,
+      });
+      children.push(child);
+      await waitFor('the server', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined));
+      return child;
+    },
+    async crash(child) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async close() {
+      killAll(children);
+      await backend.drop();
+      await fs.rm(workDir, { recursive: true, force: true });
+    },
+  };
 }
