@@ -273,6 +273,17 @@ function RegisterForm({ onRegistered }: { onRegistered: (text: string) => void }
     }
   };
 
+  const check = (field: 'auto_sync' | 'verify', label: string) => (
+    <div class="field check">
+      <input
+        id={`register-${field}`}
+        type="checkbox"
+        checked={form[field]}
+        onChange={(e) => set(field, e.currentTarget.checked)}
+      />
+      <label for={`register-${field}`}>{label}</label>
+    </div>
+  );
   const text = (
     field: 'vendor' | 'name' | 'source_repo_id' | 'revision',
     label: string,
@@ -310,24 +321,8 @@ function RegisterForm({ onRegistered }: { onRegistered: (text: string) => void }
         {text('name', 'Name', 'Llama-3-8B')}
         {text('source_repo_id', 'Repo id', 'owner/name')}
         {text('revision', 'Revision', 'main')}
-        <div class="field check">
-          <input
-            id="register-auto_sync"
-            type="checkbox"
-            checked={form.auto_sync}
-            onChange={(e) => set('auto_sync', e.currentTarget.checked)}
-          />
-          <label for="register-auto_sync">Auto-sync</label>
-        </div>
-        <div class="field check">
-          <input
-            id="register-verify"
-            type="checkbox"
-            checked={form.verify}
-            onChange={(e) => set('verify', e.currentTarget.checked)}
-          />
-          <label for="register-verify">Check upstream</label>
-        </div>
+        {check('auto_sync', 'Auto-sync')}
+        {check('verify', 'Check upstream')}
       </div>
       {general ? (
         <p class="field-error" role="alert">
