@@ -18,12 +18,11 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ContentHasher } from '../src/store/content-hasher.js';
+import { FileHasher } from '../src/store/file-hasher.js';
 import { HashWorker } from '../src/store/hash-worker.js';
 import { WAN_REPO } from '../test/fake-hub/demo.js';
 import { startTestApp } from '../test/support/test-app.js';
@@ -178,19 +177,21 @@ async function hashCrossover(): Promise<string[]> {
   const lines: string[] = [];
   try {
     for (const size of [4 * 1024, 64 * 1024, 256 * 1024, MiB, 4 * MiB, 16 * MiB]) {
-      const buffer = randomBytes(size);
+      const file = path.join(workDir, `crossover-${size}`);
+      await fsp.writeFile(file, randomBytes(size));
       const perFile: Record<string, number> = {};
       for (const where of ['inline', 'worker'] as const) {
         const count = Math.max(8, Math.min(400, Math.floor((64 * MiB) / size)));
         let busyMs = 0;
         const started = performance.now();
         for (let i = 0; i < count; i++) {
-          const hasher = new ContentHasher({
+          const hasher = new FileHasher(file, {
             worker: where === 'worker' ? worker : undefined,
             expectedBytes: Number.MAX_SAFE_INTEGER,
           });
           const t = performance.now();
-          for (let at = 0; at < size; at += 64 * 1024) hasher.update(buffer.subarray(at, at + 64 * 1024));
+          // As completed 1 MiB writes hand the file to the hash.
+          for (let at = MiB; at < size + MiB; at += MiB) hasher.hashTo(Math.min(at, size));
           busyMs += performance.now() - t;
           await hasher.digest();
         }
@@ -236,12 +237,8 @@ try {
     const prefixBytes = Math.min(bytes, 1024 * MiB);
     rehash = await timed('\nre-hash a 1 GiB partial prefix (what a resume costs)', prefixBytes, async () => {
       const worker = new HashWorker();
-      const hasher = new ContentHasher({ worker, expectedBytes: prefixBytes });
-      const stream = fs.createReadStream(out, { end: prefixBytes - 1, highWaterMark: MiB });
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        hasher.update(chunk);
-        await hasher.waitForRoom();
-      }
+      const hasher = new FileHasher(out, { worker, expectedBytes: prefixBytes });
+      hasher.hashTo(prefixBytes);
       await hasher.digest();
       await worker.close();
     });

@@ -48,13 +48,18 @@ export class FileWriter {
     await this.handle.truncate(size);
   }
 
-  /** Queues `chunks` (contiguous) at `position`; resolves once there is room for more. The caller must not reuse them. */
-  async writeAt(chunks: Uint8Array[], position: number): Promise<void> {
+  /**
+   * Queues `chunks` (contiguous) at `position`; resolves once there is room for more. The caller
+   * must not reuse them. `onWritten` runs once the write has completed (before `allWritten()` and
+   * `finish()` resolve); if it throws, the writer fails with its error.
+   */
+  async writeAt(chunks: Uint8Array[], position: number, onWritten?: () => void): Promise<void> {
     if (this.failure) throw this.failure;
     const bytes = chunks.reduce((sum, c) => sum + c.byteLength, 0);
     const write = this.handle.writev(chunks, position).then((result) => {
       if (result.bytesWritten !== bytes)
         throw new Error(`short write: ${result.bytesWritten} of ${bytes} bytes`);
+      onWritten?.();
     });
     this.track(write, bytes);
     this.unsyncedBytes += bytes;
@@ -69,6 +74,11 @@ export class FileWriter {
       await Promise.race(this.inFlight);
       if (this.failure) throw this.failure;
     }
+  }
+
+  /** Every write queued before this call has completed (not necessarily on disk yet). */
+  async allWritten(): Promise<void> {
+    await this.drain();
   }
 
   /** Everything written before this call is on disk when it resolves. */

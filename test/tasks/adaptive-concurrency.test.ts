@@ -22,13 +22,14 @@ describe('AdaptiveConcurrency', () => {
 
   it('stays on one connection on a fast link where more connections only share the CPU', () => {
     // Loopback on 2 cores: one stream is as fast as several, give or take the noise of a window.
+    // The full width gets a second look before the decision.
     const noisy = (c: number) => (c === 1 ? 600e6 : 660e6);
-    expect(simulate(8, noisy, 6)).toEqual([8, 1, 1, 1, 1, 1, 1]);
+    expect(simulate(8, noisy, 6)).toEqual([8, 1, 8, 1, 1, 1, 1]);
   });
 
   it('stays on one connection when several bring less than twice its rate', () => {
     const partly = (c: number) => (c === 1 ? 300e6 : 540e6);
-    expect(simulate(8, partly, 4)).toEqual([8, 1, 1, 1, 1]);
+    expect(simulate(8, partly, 4)).toEqual([8, 1, 8, 1, 1]);
   });
 
   it('measures a window only once connections above the target have finished their chunks', () => {
@@ -36,10 +37,23 @@ describe('AdaptiveConcurrency', () => {
     expect(controller.sample(80e6, 200, 16)).toBe(1); // 16 connections: 400 MB/s
     // Fifteen connections still finish their chunks: their bytes do not count for the single one.
     expect(controller.sample(150e6, 300, 16)).toBe(1);
-    // 200 ms on one alone at 100 MB/s (blurred, it would look like 200 MB/s): the link, not each
-    // connection, limits 16 to 25 MB/s each, so try fewer.
-    expect(controller.sample(170e6, 500, 1)).toBe(8);
+    // 200 ms on one alone at 100 MB/s (blurred, it would look like 200 MB/s): 16 brought only
+    // 25 MB/s each, so the full width gets a second look...
+    expect(controller.sample(170e6, 500, 1)).toBe(16);
+    // ...which confirms it: the link, not each connection, is the limit, so try fewer.
+    expect(controller.sample(250e6, 700, 16)).toBe(8);
     expect(controller.settled).toBe(false);
+  });
+
+  it('gives the full width a second look when connections that had just opened were slow', () => {
+    const controller = new AdaptiveConcurrency(8, 0);
+    // Eight throttled connections, fresh: 160 MB/s where they will bring 400; one alone bursts to 70.
+    expect(controller.sample(32e6, 200, 8)).toBe(1);
+    expect(controller.sample(46e6, 400, 1)).toBe(8);
+    expect(controller.settled).toBe(false);
+    // The second look sees them at their real rate: every connection pays, and all are kept.
+    expect(controller.sample(126e6, 600, 8)).toBe(8);
+    expect(controller.settled).toBe(true);
   });
 
   it('starts measuring once every connection streams, so slow starts do not hide a throttle', () => {

@@ -34,11 +34,12 @@ beforeAll(async () => {
     'parallel',
     'parallel-cut',
     'parallel-resume',
+    'parallel-throttled',
     'shared-a',
   ].map((name) => ({
     path: `${name}.bin`,
     content: {
-      size: name.startsWith('parallel') ? 3 * MiB + 5 : MiB + 3,
+      size: name === 'parallel-throttled' ? 12 * MiB : name.startsWith('parallel') ? 3 * MiB + 5 : MiB + 3,
       seed: name === 'shared-a' ? 'shared' : name,
     },
   }));
@@ -145,6 +146,33 @@ describe('download engine', () => {
     expect(gets.map((r) => r.headers.range).sort()).toContain(`bytes=${12 * 256 * 1024}-${3 * MiB + 4}`);
     expect(gets.every((r) => r.status === 206)).toBe(true);
     await expectVerified('parallel.bin', artifact);
+  });
+
+  it('asks for larger ranges once every connection pays, shrinking them toward the end', async () => {
+    // Each response limited, as at a CDN edge: the probe settles on all four connections.
+    hub.setThrottle(4_000_000);
+    try {
+      const { job, artifact } = await downloadOne('parallel-throttled.bin');
+      expect(job.status).toBe('completed');
+      expect(job.logs.join('\n')).toMatch(/over 4 connections/);
+      await expectVerified('parallel-throttled.bin', artifact);
+    } finally {
+      hub.setThrottle(0);
+    }
+    const lengths = (await contentGets(hub, REPO, 'parallel-throttled.bin'))
+      .sort((a, b) => rangeStart(a) - rangeStart(b))
+      .map((r) => {
+        const [from, to] = (r.headers.range as string).replace('bytes=', '').split('-').map(Number);
+        return (to as number) - (from as number) + 1;
+      });
+    const chunk = 256 * 1024;
+    const firstLarge = lengths.findIndex((n) => n > chunk);
+    // The probe's ranges are the configured chunk; the settled ones are larger, then shrink.
+    expect(firstLarge).toBeGreaterThan(0);
+    expect(lengths.slice(0, firstLarge).every((n) => n === chunk)).toBe(true);
+    const settled = lengths.slice(firstLarge, -1);
+    expect(settled.every((n, i) => i === 0 || n <= (settled[i - 1] as number))).toBe(true);
+    expect(settled.at(-1)).toBe(chunk);
   });
 
   it('resumes cut parallel parts inside their own range', async () => {

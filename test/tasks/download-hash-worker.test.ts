@@ -15,8 +15,8 @@ import { MiB } from '../support/download-helpers.js';
 /** The download engine with its hashing on a worker thread: same verification, clean failure. */
 class CrashOnce extends HashWorker {
   crashes = 1;
-  override open(gitBlobSize: number | undefined) {
-    const job = super.open(gitBlobSize);
+  override open(file: string, gitBlobSize: number | undefined) {
+    const job = super.open(file, gitBlobSize);
     if (this.crashes-- > 0) this.crashForTest();
     return job;
   }

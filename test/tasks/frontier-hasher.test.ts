@@ -1,60 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import type { ContentHasher } from '../../src/store/content-hasher.js';
+import type { FileHasher } from '../../src/store/file-hasher.js';
 import { FrontierHasher } from '../../src/tasks/download/frontier-hasher.js';
 
-/** A hasher whose thread has fallen behind until `catchUp()`; records what it was given, in order. */
-function slowHasher() {
-  const hashed: number[] = [];
-  let catchUp: () => void = () => undefined;
-  const behind = new Promise<void>((resolve) => {
-    catchUp = resolve;
-  });
-  const hasher = {
-    update: (chunk: Uint8Array) => hashed.push(chunk[0] as number),
-    waitForRoom: () => behind,
-  } as unknown as ContentHasher;
-  return { hasher, hashed, catchUp: () => catchUp() };
+/** A hasher that records how far it was asked to hash, in order. */
+function recordingHasher() {
+  const asked: number[] = [];
+  const hasher = { hashTo: (end: number) => asked.push(end) } as unknown as FileHasher;
+  return { hasher, asked };
 }
 
-const settled = async (promise: Promise<void>) => {
-  let done = false;
-  void promise.then(() => {
-    done = true;
-  });
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  return done;
-};
-
 describe('FrontierHasher', () => {
-  it('hashes bytes in file order, holding those that arrive ahead of the frontier', () => {
-    const { hasher, hashed } = slowHasher();
-    const frontier = new FrontierHasher(hasher, 0, 1024);
-    frontier.submit(4, new Uint8Array([2, 2, 2, 2]));
-    frontier.submit(8, new Uint8Array([3, 3]));
-    expect([hashed, frontier.position, frontier.bufferedBytes]).toEqual([[], 0, 6]);
-    frontier.submit(0, new Uint8Array([1, 1, 1, 1]));
-    expect([hashed, frontier.position, frontier.bufferedBytes]).toEqual([[1, 2, 3], 10, 0]);
-    expect(() => frontier.submit(2, new Uint8Array([9]))).toThrow(/arrived twice/);
+  it('asks the hash for the contiguous written prefix, however the writes complete', () => {
+    const { hasher, asked } = recordingHasher();
+    const frontier = new FrontierHasher(hasher, 0);
+    frontier.written(4, 4);
+    frontier.written(12, 2);
+    expect([asked, frontier.position]).toEqual([[], 0]);
+    frontier.written(0, 4);
+    expect([asked, frontier.position]).toEqual([[8], 8]);
+    frontier.written(8, 4);
+    expect([asked, frontier.position]).toEqual([[8, 14], 14]);
   });
 
-  it('lets a connection ahead of the frontier go on while the hasher catches up', async () => {
-    const { hasher, catchUp } = slowHasher();
-    const frontier = new FrontierHasher(hasher, 0, 1024);
-    const atFrontier = frontier.waitForRoom(0);
-    expect(await settled(frontier.waitForRoom(4096))).toBe(true);
-    expect(await settled(atFrontier)).toBe(false);
-    catchUp();
-    expect(await settled(atFrontier)).toBe(true);
-  });
-
-  it('holds a connection ahead of the frontier once the bytes waiting reach the bound', async () => {
-    const { hasher, catchUp } = slowHasher();
-    catchUp();
-    const frontier = new FrontierHasher(hasher, 0, 8);
-    frontier.submit(8, new Uint8Array(8));
-    const ahead = frontier.waitForRoom(16);
-    expect(await settled(ahead)).toBe(false);
-    frontier.submit(0, new Uint8Array(8));
-    expect(await settled(ahead)).toBe(true);
+  it('starts at a resume point and refuses a range written twice', () => {
+    const { hasher, asked } = recordingHasher();
+    const frontier = new FrontierHasher(hasher, 100);
+    frontier.written(110, 5);
+    expect(() => frontier.written(110, 5)).toThrow(/written twice/);
+    expect(() => frontier.written(50, 5)).toThrow(/written twice/);
+    frontier.written(100, 10);
+    expect(asked).toEqual([115]);
   });
 });

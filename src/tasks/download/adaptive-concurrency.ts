@@ -7,7 +7,12 @@
  *   then one on a single connection. Unless all of them were at least `PROBE_GAIN` times as fast
  *   (so each connection is what limits the rate), it stays on one connection (the transfer then
  *   streams the rest in one response); otherwise it returns to the full width and keeps it, about
- *   half a second after the start.
+ *   half a second after the start. When the first look at the full width did not prove it (each
+ *   connection brought less than `FULL_WIDTH_SHARE` of the lone one, or all less than
+ *   `PROBE_GAIN` times as much), the full width gets a second window before the decision, which
+ *   takes the better of its two: connections that had just opened are often slower than they
+ *   will be (handshakes, slow start, a disk still busy with the last file), and one such window
+ *   has been seen to make eight throttled connections look like three.
  * - down: when the full width pays but its connections each bring clearly less than one alone did,
  *   the link (not each connection) is the limit somewhere below the full width: halve while the
  *   rate holds, so no more connections than the link needs keep running.
@@ -43,7 +48,9 @@ export class AdaptiveConcurrency {
   private current: number;
   private best = 0;
   private previous: { rate: number; connections: number } | undefined;
-  private direction: 'spread' | 'single' | 'down' | 'hold';
+  private direction: 'spread' | 'single' | 'respread' | 'down' | 'hold';
+  /** The first full-width look and the lone connection's rate, while the second look runs. */
+  private firstLook: { spread: { rate: number; connections: number }; single: number } | undefined;
   private lastBytes = 0;
   private lastAt: number;
   private warm = false;
@@ -96,21 +103,18 @@ export class AdaptiveConcurrency {
         return this.current;
       case 'single': {
         const spread = before ?? { rate: 0, connections: 1 };
-        if (spread.rate < rate * PROBE_GAIN) {
-          // More connections did not multiply the rate: the machine, not each connection, is the
-          // limit, and on a busy 2-core machine parallel ranges cost more CPU than they bring.
-          this.direction = 'hold';
+        if (!provesFullWidth(spread, rate)) {
+          this.firstLook = { spread, single: rate };
+          this.current = spread.connections;
+          this.direction = 'respread';
           return this.current;
         }
-        this.previous = spread;
-        if (spread.rate >= rate * spread.connections * FULL_WIDTH_SHARE) {
-          this.current = spread.connections;
-          this.direction = 'hold';
-        } else {
-          this.current = Math.max(1, Math.floor(spread.connections / 2));
-          this.direction = 'down';
-        }
-        return this.current;
+        return this.decide(spread, rate);
+      }
+      case 'respread': {
+        const first = this.firstLook as NonNullable<typeof this.firstLook>;
+        const spread = { rate: Math.max(rate, first.spread.rate), connections: this.current };
+        return this.decide(spread, first.single);
       }
       case 'down':
         // Keep halving while the rate holds within 5 % of the wider count's.
@@ -130,4 +134,29 @@ export class AdaptiveConcurrency {
         return this.current;
     }
   }
+
+  /** Ends the probe: one connection, the full width, or fewer found by halving. */
+  private decide(spread: { rate: number; connections: number }, single: number): number {
+    if (spread.rate < single * PROBE_GAIN) {
+      // More connections did not multiply the rate: the machine, not each connection, is the
+      // limit, and on a busy 2-core machine parallel ranges cost more CPU than they bring.
+      this.current = 1;
+      this.direction = 'hold';
+      return this.current;
+    }
+    this.previous = spread;
+    if (provesFullWidth(spread, single)) {
+      this.current = spread.connections;
+      this.direction = 'hold';
+    } else {
+      this.current = Math.max(1, Math.floor(spread.connections / 2));
+      this.direction = 'down';
+    }
+    return this.current;
+  }
+}
+
+/** Every connection pays: together `PROBE_GAIN` times one, each at least `FULL_WIDTH_SHARE` of one. */
+function provesFullWidth(spread: { rate: number; connections: number }, single: number): boolean {
+  return spread.rate >= single * PROBE_GAIN && spread.rate >= single * spread.connections * FULL_WIDTH_SHARE;
 }

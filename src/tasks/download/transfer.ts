@@ -1,11 +1,10 @@
 import { setMaxListeners } from 'node:events';
-import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LimitFunction } from 'p-limit';
 import { IntegrityError, isRetryable, UpstreamError } from '../../errors.js';
 import type { HubInstrumentation } from '../../events/metrics.js';
 import type { BlobStore } from '../../store/blob-store.js';
-import { ContentHasher } from '../../store/content-hasher.js';
+import { FileHasher } from '../../store/file-hasher.js';
 import { FileWriter } from '../../store/file-writer.js';
 import type { HashWorker } from '../../store/hash-worker.js';
 import type { PartialDownloads, PartialState } from '../../store/partial-downloads.js';
@@ -18,10 +17,11 @@ import { FrontierHasher } from './frontier-hasher.js';
 
 /**
  * The download engine for one file. Bytes go to `temp/<key>.part` at their offsets; one SHA-256
- * (and, for plain git files, the git blob SHA-1) advances over the contiguous prefix as they land,
- * on the process's hash worker thread for all but small files (content-hasher.ts), so hashing never
- * holds up the event loop that reads the sockets; the file is verified when its last byte arrives,
- * fsynced, and renamed into `blobs/`.
+ * (and, for plain git files, the git blob SHA-1) advances over the file's contiguous written prefix
+ * as writes complete, reading the bytes back on the process's hash worker thread for all but small
+ * files (file-hasher.ts), so hashing never holds up the event loop that reads the sockets and no
+ * byte is kept in memory for it; the file is verified when its last byte is written, fsynced, and
+ * renamed into `blobs/`.
  *
  * - Resume: the durable prefix is recorded next to the partial; a retry, a restart or a new
  *   process continues with `Range: bytes=N-` guarded by `If-Range`, after re-hashing the prefix.
@@ -29,8 +29,8 @@ import { FrontierHasher } from './frontier-hasher.js';
  * - Retry: transient failures back off (Retry-After wins) and resume; the attempt count resets
  *   whenever bytes arrive. An expired signed URL is re-resolved through `/resolve/`.
  * - Parallel: above a size threshold the rest of the file (all of it, or what a resume left) is
- *   fetched as fixed-size chunks over several connections, in order, so out-of-order bytes held
- *   for the hash stay bounded.
+ *   fetched as fixed-size chunks over several connections, handed out in order, so the gap the
+ *   hash waits for closes soon.
  */
 export interface TransferTarget {
   /** Names the partial download (the artifact id). */
@@ -90,9 +90,14 @@ export interface TransferResult {
 const CHECKPOINT_INTERVAL_MS = 1000;
 /** How often the throughput controller looks (it decides per window of 200 ms). */
 const ADAPT_TICK_MS = 25;
-/** Bytes that arrived ahead of the hash frontier and wait in memory for it (bounds RSS). */
-const MAX_OUT_OF_ORDER_BYTES = 32 * 1024 * 1024;
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/**
+ * The largest range one request asks for once the connection count is settled. Every request
+ * waits a round trip for its first byte (16 ms against the throttled fake hub, where a 4 MiB range
+ * takes 80 ms), so fewer, larger ranges keep every connection busier; larger than this, a
+ * connection the controller drops would keep streaming for long.
+ */
+const MAX_SETTLED_CHUNK_BYTES = 16 * 1024 * 1024;
 
 /** Raised inside a transfer when upstream sent the whole file instead of the range: start over. */
 class StartOver extends Error {}
@@ -149,16 +154,16 @@ async function transferRound(
   }
   const writer = await FileWriter.open(dataPath, { keep: state !== undefined });
   let committed = false;
-  let hasher: ContentHasher | undefined;
+  let hasher: FileHasher | undefined;
   try {
     const resumeFrom = state ? Math.min(state.committedBytes, await writer.size()) : 0;
-    hasher = new ContentHasher({
+    hasher = new FileHasher(dataPath, {
       ...(target.sha256 ? {} : { gitBlobSize: target.size }),
       worker: settings.hashWorker,
       expectedBytes: target.size,
     });
     if (resumeFrom > 0) {
-      await hashPrefix(dataPath, resumeFrom, hasher);
+      hasher.hashTo(resumeFrom);
       await deps.log(`${target.path}: resuming at byte ${resumeFrom} of ${target.size}`);
     } else {
       await writer.truncate(0);
@@ -174,11 +179,7 @@ async function transferRound(
       target,
       settings,
       writer,
-      frontier: new FrontierHasher(
-        hasher,
-        resumeFrom,
-        Math.min(MAX_OUT_OF_ORDER_BYTES, settings.chunkBytes * settings.connectionsPerFile),
-      ),
+      frontier: new FrontierHasher(hasher, resumeFrom),
       location: undefined,
       relocating: undefined,
       validator: state?.validator ?? null,
@@ -197,6 +198,12 @@ async function transferRound(
       deps.signal?.removeEventListener('abort', stop);
       await stopCheckpoints();
     }
+    // Every write has completed, so the hash has been asked for every byte; the fsync runs while
+    // the hash finishes.
+    await writer.allWritten();
+    deps.onProgress(session.frontier.position);
+    const finishing = writer.finish();
+    finishing.catch(() => undefined); // awaited below; the hash's failure may come first
     const digest = await hasher.digest();
     try {
       verify(target, digest);
@@ -204,7 +211,7 @@ async function transferRound(
       if (error instanceof IntegrityError && resumeFrom > 0) throw new ResumedIntegrityError(error);
       throw error;
     }
-    await writer.finish();
+    await finishing;
     const { relativePath } = await deps.store.commitTemp(dataPath, digest.sha256);
     committed = true;
     await deps.partials.forget(target.key);
@@ -271,7 +278,9 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
         const start = nextChunk;
         // Settled on one connection: stream the rest in one response instead of chunk by chunk.
         const alone = controller.settled && controller.target === 1 && active === 1;
-        const end = alone ? target.size - 1 : Math.min(start + settings.chunkBytes, target.size) - 1;
+        const end = alone
+          ? target.size - 1
+          : Math.min(start + chunkBytesFor(settings, controller, target.size - start), target.size) - 1;
         nextChunk = end + 1;
         await fetchSegment(session, start, end, false, connection);
       }
@@ -308,6 +317,21 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
   } finally {
     clearInterval(sampler);
   }
+}
+
+/**
+ * The size of the next range: the configured chunk while the controller probes (its windows need
+ * connections to come and go quickly), then up to `MAX_SETTLED_CHUNK_BYTES`, shrinking toward the
+ * end of the file so the connections finish together.
+ */
+function chunkBytesFor(
+  settings: TransferSettings,
+  controller: AdaptiveConcurrency,
+  remaining: number,
+): number {
+  if (!controller.settled) return settings.chunkBytes;
+  const share = Math.floor(remaining / (2 * controller.target));
+  return Math.max(settings.chunkBytes, Math.min(MAX_SETTLED_CHUNK_BYTES, share));
 }
 
 /** Resolves (or, after a signed URL expired, re-resolves) the download URL once for all connections. */
@@ -387,24 +411,19 @@ async function fetchSegment(
           );
         }
         session.validator ??= upstream.etag ?? null;
-        // Network chunks are ~64 KiB: gather ~1 MiB per write. They reach the hash only once
-        // their write is queued, so a checkpoint never counts a byte that was not handed to the disk.
+        // Network chunks are ~64 KiB: gather ~1 MiB per write. The hash reads them back once the
+        // write has completed, so a checkpoint never counts a byte the disk was not given.
         let batch: Buffer[] = [];
         let batchBytes = 0;
         const flush = async () => {
           if (batchBytes === 0) return;
           const chunks = batch;
           const at = position;
+          const bytes = batchBytes;
           batch = [];
           batchBytes = 0;
-          await frontier.waitForRoom(at, session.abort.signal);
-          await writer.writeAt(chunks, at);
-          let offset = at;
-          for (const chunk of chunks) {
-            frontier.submit(offset, chunk);
-            offset += chunk.byteLength;
-          }
-          position = offset;
+          await writer.writeAt(chunks, at, () => frontier.written(at, bytes));
+          position = at + bytes;
           deps.onProgress(frontier.position);
         };
         try {
@@ -497,14 +516,6 @@ function startCheckpoints(session: Session, expected: string): () => Promise<voi
     if (!session.deps.signal?.aborted || cancelledBy(session.deps.signal)) save();
     await running;
   };
-}
-
-async function hashPrefix(file: string, length: number, hasher: ContentHasher): Promise<void> {
-  const stream = fs.createReadStream(file, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hasher.update(chunk);
-    await hasher.waitForRoom();
-  }
 }
 
 function verify(
