@@ -15,11 +15,11 @@ describe('FrontierHasher', () => {
     const frontier = new FrontierHasher(hasher, 0);
     frontier.written(4, 4);
     frontier.written(12, 2);
-    expect([asked, frontier.position]).toEqual([[], 0]);
+    expect([asked, frontier.position, frontier.writtenBytes]).toEqual([[], 0, 6]);
     frontier.written(0, 4);
-    expect([asked, frontier.position]).toEqual([[8], 8]);
+    expect([asked, frontier.position, frontier.writtenBytes]).toEqual([[8], 8, 10]);
     frontier.written(8, 4);
-    expect([asked, frontier.position]).toEqual([[8, 14], 14]);
+    expect([asked, frontier.position, frontier.writtenBytes]).toEqual([[8, 14], 14, 14]);
   });
 
   it('starts at a resume point and refuses a range written twice', () => {

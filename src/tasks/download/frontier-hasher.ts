@@ -9,6 +9,7 @@ import type { FileHasher } from '../../store/file-hasher.js';
 export class FrontierHasher {
   /** Completed writes ahead of the frontier: start offset → end offset. */
   private readonly ahead = new Map<number, number>();
+  private aheadBytes = 0;
 
   constructor(
     private readonly hasher: FileHasher,
@@ -20,17 +21,24 @@ export class FrontierHasher {
     return this.frontier;
   }
 
+  /** Every byte written so far, with those ahead of the frontier (what a progress bar shows). */
+  get writtenBytes(): number {
+    return this.frontier + this.aheadBytes;
+  }
+
   /** Records that `bytes` bytes at `offset` are written (their write completed). */
   written(offset: number, bytes: number): void {
     if (offset < this.frontier || this.ahead.has(offset))
       throw new Error(`bytes at ${offset} were written twice (frontier ${this.frontier})`);
     if (offset > this.frontier) {
       this.ahead.set(offset, offset + bytes);
+      this.aheadBytes += bytes;
       return;
     }
     let end = offset + bytes;
     for (let next = this.ahead.get(end); next !== undefined; next = this.ahead.get(end)) {
       this.ahead.delete(end);
+      this.aheadBytes -= next - end;
       end = next;
     }
     this.frontier = end;

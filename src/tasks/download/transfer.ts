@@ -422,9 +422,11 @@ async function fetchSegment(
           const bytes = batchBytes;
           batch = [];
           batchBytes = 0;
-          await writer.writeAt(chunks, at, () => frontier.written(at, bytes));
+          await writer.writeAt(chunks, at, () => {
+            frontier.written(at, bytes);
+            deps.onProgress(frontier.writtenBytes);
+          });
           position = at + bytes;
-          deps.onProgress(frontier.position);
         };
         try {
           for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
