@@ -3,11 +3,12 @@ import { ContentHasher, type HashDigest } from './content-hasher.js';
 import { HASH_READ_BYTES, type HashWorker, type WorkerHashJob } from './hash-worker.js';
 
 /**
- * Files smaller than this are hashed inline: a worker round trip (~0.1 ms) costs more than hashing
- * them (1 MiB of SHA-256 takes ~1 ms, and plain git files are a few KiB). Measured crossover in
- * bench/download.bench.ts ("hash worker crossover").
+ * Files smaller than this are hashed inline: below it, a worker round trip costs more than hashing
+ * them on the event loop (measured per file, reading it back: 64 KiB inline 86 µs, on the worker
+ * 154 µs; 256 KiB inline 434 µs, on the worker 350 µs, of which 2 µs on the event loop). Measured
+ * in bench/download.bench.ts ("hash worker crossover").
  */
-export const INLINE_HASH_MAX_BYTES = 1024 * 1024;
+export const INLINE_HASH_MAX_BYTES = 256 * 1024;
 
 export interface FileHasherOptions {
   /** Also compute the git blob SHA-1 of a plain git file of this size. */
