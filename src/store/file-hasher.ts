@@ -49,11 +49,6 @@ export class FileHasher {
     return this.job !== undefined;
   }
 
-  /** Bytes handed to the hash so far. */
-  get position(): number {
-    return this.hashed;
-  }
-
   /** Hashes the file's bytes from the last `end` up to this one. Throws if the worker failed. */
   hashTo(end: number): void {
     if (end <= this.hashed) return;

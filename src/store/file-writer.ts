@@ -44,7 +44,7 @@ export class FileWriter {
   }
 
   async truncate(size: number): Promise<void> {
-    await this.drain();
+    await this.allWritten();
     await this.handle.truncate(size);
   }
 
@@ -76,19 +76,14 @@ export class FileWriter {
     }
   }
 
-  /** Every write queued before this call has completed (not necessarily on disk yet). */
-  async allWritten(): Promise<void> {
-    await this.drain();
-  }
-
   /** Everything written before this call is on disk when it resolves. */
   async checkpoint(): Promise<void> {
-    await this.drain();
+    await this.allWritten();
     await this.handle.datasync();
   }
 
   async finish(): Promise<void> {
-    await this.drain();
+    await this.allWritten();
     await this.handle.sync();
     await this.close();
   }
@@ -115,7 +110,8 @@ export class FileWriter {
     this.inFlight.add(tracked);
   }
 
-  private async drain(): Promise<void> {
+  /** Every write queued before this call has completed (not necessarily on disk yet). */
+  async allWritten(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
     if (this.failure) throw this.failure;
   }

@@ -74,7 +74,6 @@ describe('FileHasher', () => {
     hasher.hashTo(20_000);
     await fs.appendFile(file, whole.subarray(20_000));
     hasher.hashTo(50_000);
-    expect(hasher.position).toBe(50_000);
     expect(await hasher.digest()).toEqual({ sha256: sha256(whole), gitSha1: undefined, size: 50_000 });
   });
 

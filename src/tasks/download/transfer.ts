@@ -29,8 +29,8 @@ import { FrontierHasher } from './frontier-hasher.js';
  * - Retry: transient failures back off (Retry-After wins) and resume; the attempt count resets
  *   whenever bytes arrive. An expired signed URL is re-resolved through `/resolve/`.
  * - Parallel: above a size threshold the rest of the file (all of it, or what a resume left) is
- *   fetched as fixed-size chunks over several connections, handed out in order, so the gap the
- *   hash waits for closes soon.
+ *   fetched as ranges over several connections, handed out in order, so the gap the hash waits
+ *   for closes soon.
  */
 export interface TransferTarget {
   /** Names the partial download (the artifact id). */
