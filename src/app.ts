@@ -6,6 +6,7 @@ import { nowIso } from './clock.js';
 import { type Config, ConfigError } from './config.js';
 import { ApiKeysRepository } from './db/api-keys.repo.js';
 import { ArtifactsRepository } from './db/artifacts.repo.js';
+import { ChangeCounter } from './db/change-counter.js';
 import { type Db, openDatabase } from './db/connection.js';
 import { EventsRepository } from './db/events.repo.js';
 import { pingDatabase } from './db/health.js';
@@ -13,6 +14,7 @@ import { JobsRepository } from './db/jobs.repo.js';
 import { LeasesRepository } from './db/leases.repo.js';
 import { migrateToLatest } from './db/migrator.js';
 import { ModelsRepository } from './db/models.repo.js';
+import { listenForChanges } from './db/pg-change-listener.js';
 import { SecretBox } from './db/secret-box.js';
 import { WebhooksRepository } from './db/webhooks.repo.js';
 import { errorMessage } from './errors.js';
@@ -127,11 +129,23 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     sseHeartbeatMs: config.sseHeartbeatMs,
     readiness: runtime.readiness,
     metrics: runtime.metrics,
+    changes: runtime.changes,
     storeRoot: runtime.store.root,
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     version: VERSION,
   });
+  // Cached list answers must see other processes' writes: PostgreSQL notifies them (SQLite's are
+  // read from the file itself).
+  const changeListener =
+    config.database.dialect === 'postgres'
+      ? listenForChanges(config.database.url, runtime.changes, (error) =>
+          logger.warn(
+            { err: error },
+            'database change notifications lost; list answers are not cached until they are back',
+          ),
+        )
+      : undefined;
   return {
     http,
     db: runtime.db,
@@ -139,6 +153,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     workerId: runtime.leases.owner,
     async close() {
       await http.close();
+      await changeListener?.close();
       await runtime.close();
     },
   };
@@ -214,8 +229,11 @@ async function createRuntime(
   await store.init();
   const redis =
     config.queue.kind === 'bullmq' ? await connectRedis(config.queue.redisUrl, logger) : undefined;
-  const db = openDatabase(config.database, (error) =>
-    logger.warn({ err: error }, 'database connection dropped; reconnecting on next use'),
+  const changes = new ChangeCounter();
+  const db = openDatabase(
+    config.database,
+    (error) => logger.warn({ err: error }, 'database connection dropped; reconnecting on next use'),
+    changes,
   );
   try {
     const applied = await migrateToLatest(db);
@@ -395,6 +413,8 @@ async function createRuntime(
 
   return {
     db,
+    /** Moves whenever the database may have changed (for cached answers). */
+    changes,
     store,
     models,
     artifacts,

@@ -14,6 +14,7 @@ import {
 } from 'kysely';
 import type pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
+import type { ChangeCounter } from './change-counter.js';
 import { withObjectRowsBuiltOnce } from './pg-rows.js';
 import type { Database } from './schema.js';
 import { withCachedStatements } from './sqlite-statements.js';
@@ -28,11 +29,13 @@ const INT8_OID = 20;
 /**
  * Opens the configured database behind the one Kysely query layer. SQLite runs in WAL mode so
  * readers never wait on the writer; PostgreSQL gets a pool and 64-bit integers as numbers (sizes
- * stay far below 2^53), so both dialects return the same row shapes.
+ * stay far below 2^53), so both dialects return the same row shapes. With `changes`, this process's
+ * writes move that counter (change-counter.ts).
  */
 export function openDatabase(
   config: DatabaseConfig,
   onConnectionError: (error: Error) => void = () => {},
+  changes?: ChangeCounter,
 ): Db {
   if (config.dialect === 'postgres') {
     const { Pool, types } = requireDriver('pg') as typeof pg;
@@ -58,6 +61,7 @@ export function openDatabase(
           pool,
           (column) => camelCase.columnName(column),
           (row) => camelCase.mapJsonRow(row),
+          changes,
         ),
       }),
       plugins: [camelCase],
@@ -73,7 +77,7 @@ export function openDatabase(
   const camelCase = new RowsBuiltCamelCasePlugin();
   return new Kysely<Database>({
     dialect: new SqliteDialect({
-      database: withCachedStatements(sqlite, (column) => camelCase.columnName(column)),
+      database: withCachedStatements(sqlite, (column) => camelCase.columnName(column), changes),
     }),
     plugins: [camelCase],
   });

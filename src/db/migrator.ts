@@ -9,6 +9,7 @@ import { jobDedup } from './migrations/0007-job-dedup.js';
 import { jobTakeover } from './migrations/0008-job-takeover.js';
 import { jobControl } from './migrations/0009-job-control.js';
 import { artifactOidIndex } from './migrations/0010-artifact-oid-index.js';
+import { changeNotifications } from './migrations/0011-change-notifications.js';
 import type { Database } from './schema.js';
 
 /** The one migration list, for every dialect. Append; never edit a migration that has shipped. */
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '0008-job-takeover': jobTakeover,
   '0009-job-control': jobControl,
   '0010-artifact-oid-index': artifactOidIndex,
+  '0011-change-notifications': changeNotifications,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

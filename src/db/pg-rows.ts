@@ -6,6 +6,7 @@ import type {
   UnknownRow,
 } from 'kysely';
 import type pg from 'pg';
+import type { ChangeCounter } from './change-counter.js';
 import { rowBuilder } from './row-builder.js';
 
 /**
@@ -17,11 +18,15 @@ import { rowBuilder } from './row-builder.js';
  * `mapJsonRow`, which maps nested keys as the plugin would. Kysely streams only with a cursor class
  * configured, which the hub does not configure; a cursor would be passed through with its rows as pg
  * builds them.
+ *
+ * With `changes`, each statement that changed rows moves that counter once it has completed, and
+ * so does the end of each transaction that did.
  */
 export function withObjectRowsBuiltOnce(
   pool: pg.Pool,
   columnName: (column: string) => string,
   mapJsonRow: (row: UnknownRow) => UnknownRow,
+  changes?: ChangeCounter,
 ): PostgresPool {
   const builders = new Map<string, (values: unknown[]) => UnknownRow>();
   const builderFor = (fields: readonly pg.FieldDef[]) => {
@@ -60,6 +65,22 @@ export function withObjectRowsBuiltOnce(
   // must come back as the same wrapper.
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    let wroteInTransaction = false;
+    const noteChanges = (sql: string, results: readonly pg.QueryArrayResult[]) => {
+      for (const { command, rowCount } of results) {
+        // A `with` query's own command may be a select over rows its parts inserted.
+        const wrote = WRITE_COMMANDS.has(command) ? (rowCount ?? 0) > 0 : WITH_QUERY.test(sql);
+        if (wrote || command === 'TRUNCATE') {
+          wroteInTransaction = true;
+          changes?.changed();
+        } else if (command === 'BEGIN') {
+          wroteInTransaction = false;
+        } else if ((command === 'COMMIT' || command === 'ROLLBACK') && wroteInTransaction) {
+          wroteInTransaction = false;
+          changes?.changed();
+        }
+      }
+    };
     async function query(
       sql: string,
       parameters: ReadonlyArray<unknown>,
@@ -69,6 +90,7 @@ export function withObjectRowsBuiltOnce(
         values: parameters as unknown[],
         rowMode: 'array',
       })) as pg.QueryArrayResult | pg.QueryArrayResult[];
+      if (changes) noteChanges(sql, Array.isArray(result) ? result : [result]);
       // Several statements in one query answer one result each; Kysely reads it as one.
       return Array.isArray(result)
         ? (result.map(toObjects) as unknown as PostgresQueryResult<UnknownRow>)
@@ -96,6 +118,9 @@ export function withObjectRowsBuiltOnce(
     end: () => pool.end(),
   };
 }
+
+const WRITE_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+const WITH_QUERY = /^\s*with\b/i;
 
 /** json, jsonb and their arrays: pg decodes them into objects, whose keys the plugin maps. */
 const JSON_TYPES = new Set([114, 3802, 199, 3807]);

@@ -1,5 +1,6 @@
 import type SqliteDatabase from 'better-sqlite3';
 import type { SqliteDatabase as KyselySqliteDatabase, SqliteStatement } from 'kysely';
+import type { ChangeCounter } from './change-counter.js';
 import { rowBuilder } from './row-builder.js';
 
 /**
@@ -15,6 +16,9 @@ import { rowBuilder } from './row-builder.js';
  * A statement's column names are read once; a schema change (a migration, by this process or
  * another) empties the cache, so `SELECT *` never keeps the columns of an older table. SQLite counts
  * schema changes in `schema_version`, read before each query (a couple of µs).
+ *
+ * With `changes`, every statement that changed rows moves that counter once it has run, and so do
+ * other connections' commits (`PRAGMA data_version`, read when the counter is).
  */
 export const STATEMENT_CACHE_SIZE = 200;
 
@@ -26,8 +30,12 @@ export function withCachedStatements(
   sqlite: SqliteDatabase.Database,
   /** The key a result column gets in a row object (its name, by default). */
   columnName: (column: string) => string = (column) => column,
+  changes?: ChangeCounter,
 ): KyselySqliteDatabase {
   const cache = new Map<string, CachedStatement>();
+  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  changes?.followExternal(() => dataVersion.get());
+  const changed = () => changes?.changed();
   const schemaVersion = sqlite.prepare('PRAGMA schema_version').pluck();
   let seenSchema = schemaVersion.get();
   return {
@@ -48,7 +56,7 @@ export function withCachedStatements(
         cache.set(sql, cached);
         return cached;
       }
-      const statement = wrap(sqlite, sql, columnName);
+      const statement = wrap(sqlite, sql, columnName, changed);
       cache.set(sql, statement);
       if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
       return statement;
@@ -62,14 +70,21 @@ function wrap(
   sqlite: SqliteDatabase.Database,
   sql: string,
   columnName: (column: string) => string,
+  changed: () => void,
 ): CachedStatement {
   const statement = sqlite.prepare(sql);
+  const writes = !statement.readonly;
+  const run = (parameters: ReadonlyArray<unknown>) => {
+    const result = statement.run(parameters);
+    if (writes && result.changes > 0) changed();
+    return result;
+  };
   if (!statement.reader) {
     return {
       sql,
       reader: false,
       all: (parameters) => statement.all(parameters),
-      run: (parameters) => statement.run(parameters),
+      run,
       // Never called for a statement that returns no rows; kept for the interface.
       iterate: (parameters) => statement.iterate(parameters),
     };
@@ -81,11 +96,13 @@ function wrap(
     reader: true,
     all(parameters) {
       const values = rows.all(parameters) as unknown[][];
+      // `insert … returning` and the like: the rows it answers are the rows it changed.
+      if (writes && values.length > 0) changed();
       const result = new Array<Record<string, unknown>>(values.length);
       for (let i = 0; i < values.length; i++) result[i] = toObject(values[i] as unknown[]);
       return result;
     },
-    run: (parameters) => statement.run(parameters),
+    run,
     // Streaming reads get a statement of their own: a cached one may be asked to run meanwhile.
     *iterate(parameters) {
       for (const values of sqlite.prepare(sql).raw(true).iterate(parameters)) {

@@ -23,7 +23,7 @@ export function jobsRoutes(deps: {
     app.get(
       '/v1/hub/jobs',
       {
-        config: { scope: 'read' },
+        config: { scope: 'read', cached: true },
         schema: {
           summary: 'List jobs, newest first',
           description:

@@ -12,7 +12,7 @@ export function modelsRoutes(deps: {
     app.get(
       '/v1/hub/models',
       {
-        config: { scope: 'read' },
+        config: { scope: 'read', cached: true },
         schema: {
           summary: 'List registered repos',
           tags: ['models'],
@@ -87,7 +87,7 @@ export function modelsRoutes(deps: {
     app.get(
       '/v1/hub/models/:id/artifacts',
       {
-        config: { scope: 'read' },
+        config: { scope: 'read', cached: true },
         schema: {
           summary: "A repo's artifacts (one per upstream file), by path",
           tags: ['models'],

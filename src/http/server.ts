@@ -31,6 +31,7 @@ import { mirrorRoutes } from './mirror.routes.js';
 import { modelsRoutes } from './models.routes.js';
 import { type OpsDeps, opsRoutes } from './ops.routes.js';
 import { registerWriteRateLimit, type WriteRateLimitOptions } from './rate-limit.js';
+import { type ChangeGeneration, installResponseCache } from './response-cache.js';
 import { storageRoutes } from './storage.routes.js';
 import { storageJobsRoutes } from './storage-jobs.routes.js';
 import { clientErrorHandler, frameworkErrors, refuseLongUrls } from './transport-errors.js';
@@ -50,6 +51,8 @@ export interface HttpDeps extends OpsDeps {
   apiKeys: ApiKeysService;
   access: Omit<AccessControlOptions, 'keys'>;
   rateLimit: WriteRateLimitOptions;
+  /** Moves whenever the database may have changed: cached list answers are kept until it does. */
+  changes: ChangeGeneration;
   /** How often an idle event stream gets a heartbeat comment (ms). */
   sseHeartbeatMs: number;
   storeRoot: string;
@@ -129,6 +132,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Before the routes: the limit attaches itself to each route as it is added.
   await registerWriteRateLimit(app as unknown as FastifyInstance, deps.rateLimit);
+  installResponseCache(app as unknown as FastifyInstance, deps.changes);
 
   await app.register(opsRoutes(deps));
   await app.register(hubRoutes(deps));

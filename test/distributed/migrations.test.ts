@@ -30,6 +30,7 @@ describe('migrations on PostgreSQL', () => {
         '0008-job-takeover',
         '0009-job-control',
         '0010-artifact-oid-index',
+        '0011-change-notifications',
       ];
       expect(applied.flat().sort()).toEqual(expected);
       const rows = await (dbs[0] as (typeof dbs)[number])
