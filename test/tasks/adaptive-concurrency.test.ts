@@ -56,6 +56,38 @@ describe('AdaptiveConcurrency', () => {
     expect(controller.settled).toBe(true);
   });
 
+  it('keeps looking at the full width while it speeds up, and decides on the best look', () => {
+    const controller = new AdaptiveConcurrency(8, 0);
+    // Eight throttled connections while the machine is still busy starting the transfer: 75 MB/s.
+    expect(controller.sample(15e6, 200, 8)).toBe(1);
+    // One alone: 60 MB/s.
+    expect(controller.sample(27e6, 400, 1)).toBe(8);
+    // Still warming up: 110 MB/s would not make twice the lone one, but it is rising...
+    expect(controller.sample(49e6, 600, 8)).toBe(8);
+    expect(controller.settled).toBe(false);
+    // ...and then every connection brings its 50 MB/s: all eight are kept.
+    expect(controller.sample(129e6, 800, 8)).toBe(8);
+    expect(controller.settled).toBe(true);
+  });
+
+  it('stops looking after a few windows even while the rate still creeps up', () => {
+    const controller = new AdaptiveConcurrency(8, 0);
+    let bytes = 10e6;
+    expect(controller.sample(bytes, 200, 8)).toBe(1);
+    bytes += 10e6;
+    expect(controller.sample(bytes, 400, 1)).toBe(8);
+    // Each look 25 % faster than the one before (62, 78, 98, 122 MB/s against 50 alone), never
+    // enough to prove the full width: the fourth decides, on the best, to try fewer connections.
+    let window = 10e6;
+    const looks: number[] = [];
+    for (let i = 1; i <= 4; i++) {
+      window *= 1.25;
+      bytes += window;
+      looks.push(controller.sample(bytes, 400 + 200 * i, 8));
+    }
+    expect(looks).toEqual([8, 8, 8, 4]);
+  });
+
   it('starts measuring once every connection streams, so slow starts do not hide a throttle', () => {
     const controller = new AdaptiveConcurrency(8, 0);
     // Handshakes on a distant link: only two of eight connections deliver in the first 300 ms.

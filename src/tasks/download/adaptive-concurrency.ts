@@ -9,10 +9,12 @@
  *   streams the rest in one response); otherwise it returns to the full width and keeps it, about
  *   half a second after the start. When the first look at the full width did not prove it (each
  *   connection brought less than `FULL_WIDTH_SHARE` of the lone one, or all less than
- *   `PROBE_GAIN` times as much), the full width gets a second window before the decision, which
- *   takes the better of its two: connections that had just opened are often slower than they
- *   will be (handshakes, slow start, a disk still busy with the last file), and one such window
- *   has been seen to make eight throttled connections look like three.
+ *   `PROBE_GAIN` times as much), the full width gets more windows before the decision, for as
+ *   long as each is clearly faster than the one before (`RAMP_GAIN`, at most `MAX_SECOND_LOOKS`),
+ *   and the decision takes the best: connections that had just opened are often slower than they
+ *   will be (handshakes, slow start, a machine still busy starting the transfer), and such
+ *   windows have been seen to make eight throttled connections look like three, or like one for
+ *   half a second after the lone window.
  * - down: when the full width pays but its connections each bring clearly less than one alone did,
  *   the link (not each connection) is the limit somewhere below the full width: halve while the
  *   rate holds, so no more connections than the link needs keep running.
@@ -38,6 +40,10 @@ const FULL_WIDTH_SHARE = 0.5;
  * in 1/20 s pieces): 100 ms on one connection has been seen to read 1.5x its real rate.
  */
 const ADAPT_WINDOW_MS = 200;
+/** A further look at the full width is taken while each is this much faster than the one before. */
+const RAMP_GAIN = 1.2;
+/** Looks at the full width after the lone window, at most. */
+const MAX_SECOND_LOOKS = 4;
 /** Windows in a row under `COLLAPSE_SHARE` of the best rate that make a collapse. */
 const COLLAPSE_WINDOWS = 3;
 const COLLAPSE_SHARE = 0.25;
@@ -49,8 +55,13 @@ export class AdaptiveConcurrency {
   private best = 0;
   private previous: { rate: number; connections: number } | undefined;
   private direction: 'spread' | 'single' | 'respread' | 'down' | 'hold';
-  /** The first full-width look and the lone connection's rate, while the second look runs. */
-  private firstLook: { spread: { rate: number; connections: number }; single: number } | undefined;
+  /**
+   * While the full width gets more looks: the best of them so far, the last one's rate, how many
+   * have been taken after the lone window, and the lone connection's rate.
+   */
+  private looks:
+    | { best: { rate: number; connections: number }; last: number; taken: number; single: number }
+    | undefined;
   private lastBytes = 0;
   private lastAt: number;
   private warm = false;
@@ -104,7 +115,7 @@ export class AdaptiveConcurrency {
       case 'single': {
         const spread = before ?? { rate: 0, connections: 1 };
         if (!provesFullWidth(spread, rate)) {
-          this.firstLook = { spread, single: rate };
+          this.looks = { best: spread, last: spread.rate, taken: 0, single: rate };
           this.current = spread.connections;
           this.direction = 'respread';
           return this.current;
@@ -112,9 +123,16 @@ export class AdaptiveConcurrency {
         return this.decide(spread, rate);
       }
       case 'respread': {
-        const first = this.firstLook as NonNullable<typeof this.firstLook>;
-        const spread = { rate: Math.max(rate, first.spread.rate), connections: this.current };
-        return this.decide(spread, first.single);
+        const looks = this.looks as NonNullable<typeof this.looks>;
+        const best = { rate: Math.max(rate, looks.best.rate), connections: this.current };
+        const ramping = rate >= looks.last * RAMP_GAIN;
+        looks.best = best;
+        looks.last = rate;
+        looks.taken++;
+        if (!provesFullWidth(best, looks.single) && ramping && looks.taken < MAX_SECOND_LOOKS) {
+          return this.current;
+        }
+        return this.decide(best, looks.single);
       }
       case 'down':
         // Keep halving while the rate holds within 5 % of the wider count's.
