@@ -88,6 +88,40 @@ describe('AdaptiveConcurrency', () => {
     expect(looks).toEqual([8, 8, 8, 4]);
   });
 
+  it('confirms one connection with one more look at the full width, two seconds later', () => {
+    const noisy = (c: number) => (c === 1 ? 600e6 : 660e6);
+    const ones = (n: number) => Array.from({ length: n }, () => 1);
+    // Probe, ten windows alone, one at the full width, and one connection for good.
+    expect(simulate(8, noisy, 16)).toEqual([8, 1, 8, 1, ...ones(9), 8, 1, 1, 1]);
+  });
+
+  it('returns to every connection when the confirming look finds each one throttled', () => {
+    const controller = new AdaptiveConcurrency(8, 0);
+    // A busy start hides the throttle: 70 MB/s on eight, 50 alone, then 60 on eight again.
+    let bytes = 14e6;
+    expect(controller.sample(bytes, 200, 8)).toBe(1);
+    bytes += 10e6;
+    expect(controller.sample(bytes, 400, 1)).toBe(8);
+    bytes += 12e6;
+    expect(controller.sample(bytes, 600, 8)).toBe(1);
+    expect(controller.settled).toBe(false);
+    let now = 600;
+    for (let window = 1; window < 10; window++) {
+      bytes += 10e6;
+      now += 200;
+      expect(controller.sample(bytes, now, 1, 9)).toBe(1);
+    }
+    bytes += 10e6;
+    now += 200;
+    expect(controller.sample(bytes, now, 1, 9)).toBe(8);
+    // The window starts once the seven new connections stream: 400 MB/s, and all are kept.
+    now += 30;
+    expect(controller.sample(bytes + 1e6, now, 8, 12)).toBe(8);
+    expect(controller.sample(bytes + 2e6, now + 10, 8, 16)).toBe(8);
+    expect(controller.sample(bytes + 2e6 + 80e6, now + 210, 8, 16)).toBe(8);
+    expect(controller.settled).toBe(true);
+  });
+
   it('starts measuring once every connection streams, so slow starts do not hide a throttle', () => {
     const controller = new AdaptiveConcurrency(8, 0);
     // Handshakes on a distant link: only two of eight connections deliver in the first 300 ms.

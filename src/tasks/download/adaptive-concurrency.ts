@@ -15,6 +15,11 @@
  *   will be (handshakes, slow start, a machine still busy starting the transfer), and such
  *   windows have been seen to make eight throttled connections look like three, or like one for
  *   half a second after the lone window.
+ * - confirm: a probe that chose one connection is checked once more about two seconds later
+ *   (`CONFIRM_AFTER_WINDOWS`): one more window at the full width, against the lone connection's
+ *   rate meanwhile. The first half second of a transfer can be slow enough on a busy machine to
+ *   hide a per-connection limit, and a large file would otherwise run at an eighth of the speed to
+ *   its end. On a fast link this costs one window, and then the file streams on alone.
  * - down: when the full width pays but its connections each bring clearly less than one alone did,
  *   the link (not each connection) is the limit somewhere below the full width: halve while the
  *   rate holds, so no more connections than the link needs keep running.
@@ -44,6 +49,8 @@ const ADAPT_WINDOW_MS = 200;
 const RAMP_GAIN = 1.2;
 /** Looks at the full width after the lone window, at most. */
 const MAX_SECOND_LOOKS = 4;
+/** Windows on one connection before the full width gets its confirming look. */
+const CONFIRM_AFTER_WINDOWS = 10;
 /** Windows in a row under `COLLAPSE_SHARE` of the best rate that make a collapse. */
 const COLLAPSE_WINDOWS = 3;
 const COLLAPSE_SHARE = 0.25;
@@ -54,7 +61,9 @@ export class AdaptiveConcurrency {
   private current: number;
   private best = 0;
   private previous: { rate: number; connections: number } | undefined;
-  private direction: 'spread' | 'single' | 'respread' | 'down' | 'hold';
+  private direction: 'spread' | 'single' | 'respread' | 'alone' | 'confirm' | 'down' | 'hold';
+  /** On one connection before the confirming look: windows so far and the best rate. */
+  private alone = { windows: 0, rate: 0 };
   /**
    * While the full width gets more looks: the best of them so far, the last one's rate, how many
    * have been taken after the lone window, and the lone connection's rate.
@@ -65,8 +74,9 @@ export class AdaptiveConcurrency {
   private lastBytes = 0;
   private lastAt: number;
   private warm = false;
+  /** Connections that must have streamed, and since when, before the next window starts. */
+  private warmUp: { streamed: number; since: number };
   private slowWindows = 0;
-  private readonly startedAt: number;
 
   constructor(
     private readonly max: number,
@@ -75,7 +85,7 @@ export class AdaptiveConcurrency {
     this.current = max;
     this.direction = max > 1 ? 'spread' : 'hold';
     this.lastAt = now;
-    this.startedAt = now;
+    this.warmUp = { streamed: max, since: now };
   }
 
   get target(): number {
@@ -87,13 +97,20 @@ export class AdaptiveConcurrency {
     return this.direction === 'hold';
   }
 
+  /** On one connection until the confirming look: ranges may be long, but not the rest of the file. */
+  get confirming(): boolean {
+    return this.direction === 'alone';
+  }
+
   /**
    * Feeds the total bytes received so far, how many connections are running (more than the
    * target while some finish their chunks) and how many connections have received bytes at least
    * once; returns the (possibly new) target.
    */
   sample(totalBytes: number, now: number, running = this.current, streamed = running): number {
-    if (!this.warm) this.warm = streamed >= this.current || now - this.startedAt >= WARM_UP_MAX_MS;
+    if (!this.warm) {
+      this.warm = streamed >= this.warmUp.streamed || now - this.warmUp.since >= WARM_UP_MAX_MS;
+    }
     if (running > this.current || !this.warm) {
       this.lastBytes = totalBytes;
       this.lastAt = now;
@@ -134,6 +151,21 @@ export class AdaptiveConcurrency {
         }
         return this.decide(best, looks.single);
       }
+      case 'alone':
+        this.alone.rate = Math.max(this.alone.rate, rate);
+        if (++this.alone.windows < CONFIRM_AFTER_WINDOWS) return this.current;
+        // The next window starts once the new connections stream.
+        this.current = this.max;
+        this.direction = 'confirm';
+        this.warm = false;
+        this.warmUp = { streamed: streamed + this.max - 1, since: now };
+        return this.current;
+      case 'confirm': {
+        const spread = { rate, connections: this.current };
+        this.current = provesFullWidth(spread, this.alone.rate) ? this.max : 1;
+        this.direction = 'hold';
+        return this.current;
+      }
       case 'down':
         // Keep halving while the rate holds within 5 % of the wider count's.
         if (before && rate >= before.rate * 0.95 && this.current > 1) {
@@ -157,9 +189,10 @@ export class AdaptiveConcurrency {
   private decide(spread: { rate: number; connections: number }, single: number): number {
     if (spread.rate < single * PROBE_GAIN) {
       // More connections did not multiply the rate: the machine, not each connection, is the
-      // limit, and on a busy 2-core machine parallel ranges cost more CPU than they bring.
+      // limit, and on a busy 2-core machine parallel ranges cost more CPU than they bring. To be
+      // confirmed once.
       this.current = 1;
-      this.direction = 'hold';
+      this.direction = 'alone';
       return this.current;
     }
     this.previous = spread;

@@ -321,14 +321,16 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
 
 /**
  * The size of the next range: the configured chunk while the controller probes (its windows need
- * connections to come and go quickly), then up to `MAX_SETTLED_CHUNK_BYTES`, shrinking toward the
- * end of the file so the connections finish together.
+ * connections to come and go quickly), `MAX_SETTLED_CHUNK_BYTES` on the one connection awaiting its
+ * confirming look, then up to that, shrinking toward the end of the file so the connections finish
+ * together.
  */
 function chunkBytesFor(
   settings: TransferSettings,
   controller: AdaptiveConcurrency,
   remaining: number,
 ): number {
+  if (controller.confirming) return Math.max(settings.chunkBytes, MAX_SETTLED_CHUNK_BYTES);
   if (!controller.settled) return settings.chunkBytes;
   const share = Math.floor(remaining / (2 * controller.target));
   return Math.max(settings.chunkBytes, Math.min(MAX_SETTLED_CHUNK_BYTES, share));
