@@ -5,7 +5,7 @@ import { AdaptiveConcurrency } from '../../src/tasks/download/adaptive-concurren
 function simulate(max: number, rate: (connections: number) => number, windows: number): number[] {
   let now = 0;
   let bytes = 0;
-  const controller = new AdaptiveConcurrency(max, now);
+  const controller = new AdaptiveConcurrency(max, now, 0);
   const targets: number[] = [controller.target];
   for (let i = 0; i < windows; i++) {
     now += 250;
@@ -27,13 +27,18 @@ describe('AdaptiveConcurrency', () => {
     expect(simulate(8, noisy, 6)).toEqual([8, 1, 8, 1, 1, 1, 1]);
   });
 
+  it('decides on one connection at once when the full width brought less than one alone', () => {
+    const slower = (c: number) => (c === 1 ? 500e6 : 400e6);
+    expect(simulate(8, slower, 4)).toEqual([8, 1, 1, 1, 1]);
+  });
+
   it('stays on one connection when several bring less than twice its rate', () => {
     const partly = (c: number) => (c === 1 ? 300e6 : 540e6);
     expect(simulate(8, partly, 4)).toEqual([8, 1, 8, 1, 1]);
   });
 
   it('measures a window only once connections above the target have finished their chunks', () => {
-    const controller = new AdaptiveConcurrency(16, 0);
+    const controller = new AdaptiveConcurrency(16, 0, 0);
     expect(controller.sample(80e6, 200, 16)).toBe(1); // 16 connections: 400 MB/s
     // Fifteen connections still finish their chunks: their bytes do not count for the single one.
     expect(controller.sample(150e6, 300, 16)).toBe(1);
@@ -46,7 +51,7 @@ describe('AdaptiveConcurrency', () => {
   });
 
   it('gives the full width a second look when connections that had just opened were slow', () => {
-    const controller = new AdaptiveConcurrency(8, 0);
+    const controller = new AdaptiveConcurrency(8, 0, 0);
     // Eight throttled connections, fresh: 160 MB/s where they will bring 400; one alone bursts to 70.
     expect(controller.sample(32e6, 200, 8)).toBe(1);
     expect(controller.sample(46e6, 400, 1)).toBe(8);
@@ -57,7 +62,7 @@ describe('AdaptiveConcurrency', () => {
   });
 
   it('keeps looking at the full width while it speeds up, and decides on the best look', () => {
-    const controller = new AdaptiveConcurrency(8, 0);
+    const controller = new AdaptiveConcurrency(8, 0, 0);
     // Eight throttled connections while the machine is still busy starting the transfer: 75 MB/s.
     expect(controller.sample(15e6, 200, 8)).toBe(1);
     // One alone: 60 MB/s.
@@ -71,14 +76,15 @@ describe('AdaptiveConcurrency', () => {
   });
 
   it('stops looking after a few windows even while the rate still creeps up', () => {
-    const controller = new AdaptiveConcurrency(8, 0);
-    let bytes = 10e6;
+    const controller = new AdaptiveConcurrency(8, 0, 0);
+    // Eight bring 60 MB/s, one alone 50.
+    let bytes = 12e6;
     expect(controller.sample(bytes, 200, 8)).toBe(1);
     bytes += 10e6;
     expect(controller.sample(bytes, 400, 1)).toBe(8);
-    // Each look 25 % faster than the one before (62, 78, 98, 122 MB/s against 50 alone), never
-    // enough to prove the full width: the fourth decides, on the best, to try fewer connections.
-    let window = 10e6;
+    // Each look 25 % faster than the one before (75, 94, 117, 146 MB/s), never enough to prove the
+    // full width: the fourth decides, on the best, to try fewer connections.
+    let window = 12e6;
     const looks: number[] = [];
     for (let i = 1; i <= 4; i++) {
       window *= 1.25;
@@ -96,7 +102,7 @@ describe('AdaptiveConcurrency', () => {
   });
 
   it('returns to every connection when the confirming look finds each one throttled', () => {
-    const controller = new AdaptiveConcurrency(8, 0);
+    const controller = new AdaptiveConcurrency(8, 0, 0);
     // A busy start hides the throttle: 70 MB/s on eight, 50 alone, then 60 on eight again.
     let bytes = 14e6;
     expect(controller.sample(bytes, 200, 8)).toBe(1);
@@ -123,7 +129,7 @@ describe('AdaptiveConcurrency', () => {
   });
 
   it('starts measuring once every connection streams, so slow starts do not hide a throttle', () => {
-    const controller = new AdaptiveConcurrency(8, 0);
+    const controller = new AdaptiveConcurrency(8, 0, 0);
     // Handshakes on a distant link: only two of eight connections deliver in the first 300 ms.
     expect(controller.sample(30e6, 300, 8, 2)).toBe(8);
     // All eight stream from here on, 50 MB/s each.
@@ -133,8 +139,19 @@ describe('AdaptiveConcurrency', () => {
     expect(controller.settled).toBe(true);
   });
 
-  it('starts measuring after a second even if a connection never streams', () => {
+  it('measures nothing in the first half second of a transfer', () => {
     const controller = new AdaptiveConcurrency(8, 0);
+    // Eight throttled connections while the process is still busy starting the transfer: 80 MB/s.
+    expect(controller.sample(20e6, 250, 8, 8)).toBe(8);
+    expect(controller.sample(40e6, 525, 8, 8)).toBe(8);
+    // The first window starts at 525 ms: 400 MB/s, then one alone brings 50.
+    expect(controller.sample(120e6, 725, 8, 8)).toBe(1);
+    expect(controller.sample(130e6, 925, 1, 8)).toBe(8);
+    expect(controller.settled).toBe(true);
+  });
+
+  it('starts measuring after a second even if a connection never streams', () => {
+    const controller = new AdaptiveConcurrency(8, 0, 0);
     expect(controller.sample(10e6, 900, 8, 7)).toBe(8);
     expect(controller.sample(10e6, 1000, 8, 7)).toBe(8);
     expect(controller.sample(80e6, 1200, 8, 7)).toBe(1);
@@ -153,7 +170,7 @@ describe('AdaptiveConcurrency', () => {
 
   it('halves the count when throughput collapses, not when one window is slow', () => {
     let now = 0;
-    const controller = new AdaptiveConcurrency(8, now);
+    const controller = new AdaptiveConcurrency(8, now, 0);
     let bytes = 0;
     const window = (rate: number) => {
       now += 250;

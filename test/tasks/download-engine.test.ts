@@ -39,7 +39,7 @@ beforeAll(async () => {
   ].map((name) => ({
     path: `${name}.bin`,
     content: {
-      size: name === 'parallel-throttled' ? 12 * MiB : name.startsWith('parallel') ? 3 * MiB + 5 : MiB + 3,
+      size: name === 'parallel-throttled' ? 24 * MiB : name.startsWith('parallel') ? 3 * MiB + 5 : MiB + 3,
       seed: name === 'shared-a' ? 'shared' : name,
     },
   }));

@@ -7,14 +7,14 @@
  *   then one on a single connection. Unless all of them were at least `PROBE_GAIN` times as fast
  *   (so each connection is what limits the rate), it stays on one connection (the transfer then
  *   streams the rest in one response); otherwise it returns to the full width and keeps it, about
- *   half a second after the start. When the first look at the full width did not prove it (each
+ *   a second after the start. When the first look at the full width did not prove it (each
  *   connection brought less than `FULL_WIDTH_SHARE` of the lone one, or all less than
- *   `PROBE_GAIN` times as much), the full width gets more windows before the decision, for as
- *   long as each is clearly faster than the one before (`RAMP_GAIN`, at most `MAX_SECOND_LOOKS`),
- *   and the decision takes the best: connections that had just opened are often slower than they
- *   will be (handshakes, slow start, a machine still busy starting the transfer), and such
- *   windows have been seen to make eight throttled connections look like three, or like one for
- *   half a second after the lone window.
+ *   `PROBE_GAIN` times as much) but did bring more than the lone one, the full width gets more
+ *   windows before the decision, for as long as each is clearly faster than the one before
+ *   (`RAMP_GAIN`, at most `MAX_SECOND_LOOKS`), and the decision takes the best: connections that
+ *   had just opened are often slower than they will be (handshakes, slow start, a machine still
+ *   busy starting the transfer), and such windows have been seen to make eight throttled
+ *   connections look like three, or like one.
  * - confirm: a probe that chose one connection is checked once more about two seconds later
  *   (`CONFIRM_AFTER_WINDOWS`): one more window at the full width, against the lone connection's
  *   rate meanwhile. The first half second of a transfer can be slow enough on a busy machine to
@@ -30,8 +30,8 @@
  *
  * A window starts only once the connections above the target have finished their chunks, so one
  * count's bytes never blur the measurement of another; the first starts once every connection has
- * received bytes (or after `WARM_UP_MAX_MS`), so handshakes and slow starts on a distant link do not make
- * many connections look no faster than one.
+ * received bytes and `WARM_UP_MIN_MS` have passed (or after `WARM_UP_MAX_MS`), so handshakes, slow
+ * starts on a distant link and a busy start do not make many connections look no faster than one.
  */
 /**
  * All connections must bring at least this much over one to count as a per-connection limit
@@ -54,6 +54,13 @@ const CONFIRM_AFTER_WINDOWS = 10;
 /** Windows in a row under `COLLAPSE_SHARE` of the best rate that make a collapse. */
 const COLLAPSE_WINDOWS = 3;
 const COLLAPSE_SHARE = 0.25;
+/**
+ * The first window starts this long after the transfer did at the earliest: a transfer's first
+ * few hundred milliseconds have been measured at a fraction of what the same connections bring
+ * right after, on one connection or eight alike (the process is still busy starting it), and such
+ * a window misjudges either way. The connections run at the full width meanwhile.
+ */
+const WARM_UP_MIN_MS = 500;
 /** The first window starts at the latest this long after the transfer did. */
 const WARM_UP_MAX_MS = 1000;
 
@@ -74,18 +81,22 @@ export class AdaptiveConcurrency {
   private lastBytes = 0;
   private lastAt: number;
   private warm = false;
-  /** Connections that must have streamed, and since when, before the next window starts. */
-  private warmUp: { streamed: number; since: number };
+  /**
+   * Before the next window starts: the connections that must have streamed, since when, and how
+   * long it lasts at least.
+   */
+  private warmUp: { streamed: number; since: number; minMs: number };
   private slowWindows = 0;
 
   constructor(
     private readonly max: number,
     now: number,
+    warmUpMinMs = WARM_UP_MIN_MS,
   ) {
     this.current = max;
     this.direction = max > 1 ? 'spread' : 'hold';
     this.lastAt = now;
-    this.warmUp = { streamed: max, since: now };
+    this.warmUp = { streamed: max, since: now, minMs: warmUpMinMs };
   }
 
   get target(): number {
@@ -109,7 +120,15 @@ export class AdaptiveConcurrency {
    */
   sample(totalBytes: number, now: number, running = this.current, streamed = running): number {
     if (!this.warm) {
-      this.warm = streamed >= this.warmUp.streamed || now - this.warmUp.since >= WARM_UP_MAX_MS;
+      const waited = now - this.warmUp.since;
+      this.warm =
+        (streamed >= this.warmUp.streamed && waited >= this.warmUp.minMs) || waited >= WARM_UP_MAX_MS;
+      // A window never reaches back into the minimum warm-up: it starts with the sample that ends it.
+      if (this.warm && this.lastAt - this.warmUp.since < this.warmUp.minMs) {
+        this.lastBytes = totalBytes;
+        this.lastAt = now;
+        return this.current;
+      }
     }
     if (running > this.current || !this.warm) {
       this.lastBytes = totalBytes;
@@ -131,7 +150,8 @@ export class AdaptiveConcurrency {
         return this.current;
       case 'single': {
         const spread = before ?? { rate: 0, connections: 1 };
-        if (!provesFullWidth(spread, rate)) {
+        // More looks only when the full width did bring more than one connection alone.
+        if (!provesFullWidth(spread, rate) && spread.rate > rate) {
           this.looks = { best: spread, last: spread.rate, taken: 0, single: rate };
           this.current = spread.connections;
           this.direction = 'respread';
@@ -158,7 +178,7 @@ export class AdaptiveConcurrency {
         this.current = this.max;
         this.direction = 'confirm';
         this.warm = false;
-        this.warmUp = { streamed: streamed + this.max - 1, since: now };
+        this.warmUp = { streamed: streamed + this.max - 1, since: now, minMs: 0 };
         return this.current;
       case 'confirm': {
         const spread = { rate, connections: this.current };
