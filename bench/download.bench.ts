@@ -1,7 +1,8 @@
 /**
  * `npm run bench:download`: one large file, downloaded every way, in one run on this machine.
  *
- *  unthrottled (BENCH_SIZE_MIB, default 1024), each way BENCH_ROUNDS times (default 3), interleaved,
+ *  unthrottled (BENCH_SIZE_MIB, default 1024), each way BENCH_ROUNDS times (default 4, an even
+ *  number: each Model Hub mode runs right after the pipeline in half the rounds), interleaved,
  *  median shown:
  *    curl | tee file | openssl dgst -sha256 · Model Hub with default settings · Model Hub single stream
  *  the same again while a CPU-bound process (`node -e 'for(;;){}'`) shares the machine;
@@ -30,7 +31,7 @@ import { startFakeHubProcess } from './fake-hub-process.js';
 
 const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 /** `<MB/s per connection>:<MiB>` pairs for the throttled runs. */
 const THROTTLES = (process.env.BENCH_THROTTLES ?? `50:${SIZE_MIB}`)
   .split(',')
@@ -154,7 +155,8 @@ async function unthrottledRow(label: string, hubUrl: string, bytes: number): Pro
       timed('  Model Hub, single stream', bytes, (await modelHub(hubUrl, single)).run);
     let hubDefault: number;
     let hubSingle: number;
-    // Alternate which goes first: the disk here is slower for a while after a large write.
+    // Alternate which goes first: the run right after the pipeline is the slow one here (the disk is
+    // slower for a while after a large file is freed), so each mode gets that place equally often.
     if (round % 2 === 1) {
       hubSingle = await runSingle();
       hubDefault = await runDefault();
