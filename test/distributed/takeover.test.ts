@@ -86,7 +86,14 @@ describe('a worker killed with -9 mid-download', () => {
       done: (c) => c.messages.some((m) => m.event === 'job.completed' || m.event === 'job.failed'),
       timeoutMs: 60_000,
     });
-    const watched = runCli(['watch', queued.job_id], { MODEL_HUB_URL: base });
+    // The watcher must be following the job before the kill: a stream opened later replays the
+    // stored events only, and the takeover notices are live progress events.
+    let watching: () => void = () => {};
+    const following = new Promise<void>((resolve) => {
+      watching = resolve;
+    });
+    const watched = runCli(['watch', queued.job_id], { MODEL_HUB_URL: base }, { onStdout: () => watching() });
+    await following;
 
     const statePath = path.join(workDir, 'store', 'temp', `${artifact.id}.part.json`);
     const committed = await waitFor('a durable checkpoint of at least 4 MiB', async () => {

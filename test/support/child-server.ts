@@ -85,6 +85,8 @@ export interface CliOptions {
   entry?: string;
   /** The working directory (default: the repository). */
   cwd?: string;
+  /** Called with each piece of standard output as it arrives. */
+  onStdout?: (text: string) => void;
 }
 
 /** Runs `model-hub <args>` to its end, with its output captured (a pipe, not a TTY). */
@@ -94,7 +96,7 @@ export function runCli(
   options: CliOptions = {},
 ): Promise<CliRun> {
   const root = path.resolve(import.meta.dirname, '../..');
-  const { timeoutMs = 60_000, entry, cwd = root } = options;
+  const { timeoutMs = 60_000, entry, cwd = root, onStdout } = options;
   const command = entry ? [entry, ...args] : ['--import', 'tsx', path.join(root, 'src', 'cli.ts'), ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, command, {
@@ -106,6 +108,7 @@ export function runCli(
     let stderr = '';
     child.stdout.on('data', (d) => {
       stdout += d;
+      onStdout?.(String(d));
     });
     child.stderr.on('data', (d) => {
       stderr += d;
