@@ -65,6 +65,11 @@ export interface WatchState {
   finishedFiles: ReadonlyMap<string, FinishedFile>;
   /** What the last applied event adds to a log; empty for snapshots and ignored events. */
   notices: WatchNotice[];
+  /**
+   * The last takeover announced (`from>to`): a stream opened late, or reopened, repeats it in its
+   * first snapshot, and it is said once.
+   */
+  lastTakeover: string | null;
 }
 
 export interface FinishedFile {
@@ -95,6 +100,7 @@ export function initialWatchState(jobId: string): WatchState {
     lastEventId: null,
     finishedFiles: new Map(),
     notices: [],
+    lastTakeover: null,
   };
 }
 
@@ -179,8 +185,10 @@ function applyEvent(state: WatchState, event: HubEvent): WatchState {
       if (takeover) {
         // Pending while the job waits for another worker, running once one claimed it.
         const status = event.data.status === 'pending' ? 'pending' : 'running';
-        const notices: WatchNotice[] = [{ kind: 'takeover', from: takeover.from, to: takeover.to }];
-        return applySnapshot({ ...state, status, notices }, event.data);
+        const key = `${takeover.from}>${takeover.to ?? ''}`;
+        const notices: WatchNotice[] =
+          key === state.lastTakeover ? [] : [{ kind: 'takeover', from: takeover.from, to: takeover.to }];
+        return applySnapshot({ ...state, status, notices, lastTakeover: key }, event.data);
       }
       // Only the terminal events end a watch: they carry the result and the error.
       const status = event.data.status === 'running' ? 'running' : state.status;

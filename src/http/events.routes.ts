@@ -102,7 +102,7 @@ export function eventsRoutes(deps: { events: EventsService }): FastifyPluginAsyn
         sse: 'manual',
         schema: {
           summary: "Stream one job's events (SSE), from its first event",
-          description: `${STREAM_DESCRIPTION} The stream starts with every stored event of the job (or those after Last-Event-ID), then a progress snapshot if it is running.`,
+          description: `${STREAM_DESCRIPTION} The stream starts with every stored event of the job (or those after Last-Event-ID), then a progress snapshot if it is running (with the takeover it runs after, if another worker took it over).`,
           tags: ['events'],
           params: JobIdParams,
           querystring: StreamQuery,

@@ -1,11 +1,11 @@
 import type { EventsRepository } from '../db/events.repo.js';
 import type { JobsRepository } from '../db/jobs.repo.js';
 import { fromJson } from '../db/json.js';
-import type { EventRow } from '../db/schema.js';
+import type { EventRow, JobRow } from '../db/schema.js';
 import { NotFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { HubEvent } from '../events/hub-event.js';
-import type { ProgressSnapshot } from '../events/job-progress.js';
+import { emptyProgress, type ProgressSnapshot, type Takeover } from '../events/job-progress.js';
 
 export interface StreamRequest {
   /** Only this job's events; the stream then starts with every event the job has had. */
@@ -25,7 +25,8 @@ export class EventsService {
 
   /**
    * Feeds `deliver` the stored events the client has not seen (after `afterSeq`; a job stream from
-   * the job's first event), then a progress snapshot of a running job, then live events, in order
+   * the job's first event), then a progress snapshot of a running job (with the takeover it runs
+   * after, if any), then live events, in order
    * and without duplicates: live events are buffered while the replay reads the database, and a
    * live copy of a replayed event is dropped by id. Ids are not compared by order: events of
    * concurrent transactions and of several workers may commit and arrive out of id order. Returns
@@ -65,8 +66,8 @@ export class EventsService {
       }
       if (jobId !== undefined) {
         const job = await this.jobs.findById(jobId);
-        const progress = job?.status === 'running' ? fromJson<ProgressSnapshot>(job.progress) : null;
-        if (job && progress) {
+        const snapshot = job?.status === 'running' ? runningSnapshot(job) : undefined;
+        if (job && snapshot) {
           deliver({
             id: null,
             type: 'job.progress',
@@ -74,7 +75,7 @@ export class EventsService {
             job_id: jobId,
             model_id: null,
             artifact_id: null,
-            data: { status: job.status, ...progress },
+            data: { status: job.status, ...snapshot },
           });
         }
       }
@@ -89,6 +90,17 @@ export class EventsService {
     }
     return unsubscribe;
   }
+}
+
+/**
+ * What a subscriber that opens a running job's stream needs beyond its stored events: the last
+ * progress, and the takeover the job is running after (its live announcement is not stored, so a
+ * watcher that arrives later would never learn of it).
+ */
+function runningSnapshot(job: JobRow): (ProgressSnapshot & { takeover?: Takeover }) | undefined {
+  const progress = fromJson<ProgressSnapshot>(job.progress);
+  if (!job.takenOverFrom) return progress ?? undefined;
+  return { ...(progress ?? emptyProgress()), takeover: { from: job.takenOverFrom, to: job.leaseOwner } };
 }
 
 function toHubEvent(row: EventRow): HubEvent {

@@ -167,6 +167,20 @@ describe('reduceJobEvent on a takeover', () => {
       notices: [],
     });
   });
+
+  it('says a takeover once when a reopened stream repeats it in its snapshot, and says the next one', () => {
+    const counters = { files_total: 1, bytes_total: 10, bytes_done: 4 };
+    const taken = { ...counters, takeover: { from: 'a:1:x', to: 'b:2:y' } };
+    const announced = replay([jobCreated(), progress(1, counters), progress(2, taken)]);
+    expect(announced.notices).toEqual([{ kind: 'takeover', from: 'a:1:x', to: 'b:2:y' }]);
+    const repeated = reduceJobEvent(announced, progress(3, { ...taken, bytes_done: 6 }));
+    expect(repeated).toMatchObject({ bytesDone: 6, notices: [] });
+    const again = reduceJobEvent(
+      repeated,
+      progress(4, { ...counters, takeover: { from: 'b:2:y', to: 'c:3:z' } }),
+    );
+    expect(again.notices).toEqual([{ kind: 'takeover', from: 'b:2:y', to: 'c:3:z' }]);
+  });
 });
 
 describe('reduceJobEvent on an upstream retry', () => {

@@ -57,7 +57,7 @@ describe('a job whose worker died', () => {
     ]);
   });
 
-  it('is claimed straight from the dead worker only once its lease lapsed, saying whose and when', async () => {
+  it('is claimed straight from the dead worker only once its lease lapsed, saying whose and when, also to a late watcher', async () => {
     const jobs = new JobsRepository(t.app.db);
     const id = randomUUID();
     // An hour ahead: the app's reaper (real time) never sees these leases lapse, so only the claims
@@ -78,5 +78,16 @@ describe('a job whose worker died', () => {
     });
     // The new holder's lease is live: nobody takes it from them.
     expect(await jobs.claim(id, 'third-host:1:bb', at(12), lapsesAt)).toBeUndefined();
+
+    // A watcher arriving now missed the live announcement: the stream's snapshot says it.
+    const late = await readEvents(`${base}/v1/hub/jobs/${id}/events`, {
+      done: (c) => c.messages.some((m) => m.event === 'job.progress'),
+      timeoutMs: 10_000,
+    });
+    const snapshot = late.messages.find((m) => m.event === 'job.progress');
+    expect(snapshot?.data.data).toMatchObject({
+      status: 'running',
+      takeover: { from: DEAD, to: 'live-host:1:aa' },
+    });
   });
 });
