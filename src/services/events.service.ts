@@ -26,11 +26,10 @@ export class EventsService {
   /**
    * Feeds `deliver` the stored events the client has not seen (after `afterSeq`; a job stream from
    * the job's first event), then a progress snapshot of a running job (with the takeover it runs
-   * after, if any), then live events, in order
-   * and without duplicates: live events are buffered while the replay reads the database, and a
-   * live copy of a replayed event is dropped by id. Ids are not compared by order: events of
-   * concurrent transactions and of several workers may commit and arrive out of id order. Returns
-   * the function that ends the subscription.
+   * after, if any), then live events, in order and without duplicates: live events are buffered
+   * while the replay reads the database, and a live copy of a replayed event is dropped by id. Ids
+   * are not compared by order: events of concurrent transactions and of several workers may commit
+   * and arrive out of id order. Returns the function that ends the subscription.
    */
   async open(request: StreamRequest, deliver: (event: HubEvent) => void): Promise<() => void> {
     const { jobId } = request;
