@@ -86,8 +86,9 @@ describe('a worker killed with -9 mid-download', () => {
       done: (c) => c.messages.some((m) => m.event === 'job.completed' || m.event === 'job.failed'),
       timeoutMs: 60_000,
     });
-    // The watcher must be following the job before the kill: a stream opened later replays the
-    // stored events only, and the takeover notices are live progress events.
+    // The watcher must be following the job before the kill: takeover notices are not stored, and
+    // a stream opened once the job has ended (this one ends within seconds) replays stored events
+    // only; a stream opened while it still runs gets the takeover in its first snapshot.
     let watching: () => void = () => {};
     const following = new Promise<void>((resolve) => {
       watching = resolve;
