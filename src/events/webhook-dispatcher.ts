@@ -74,11 +74,11 @@ export class WebhookDispatcher {
     this.maxInFlight = options.maxInFlight ?? 16;
     this.maxInFlightPerWebhook = options.maxInFlightPerWebhook ?? 2;
     const lookup = options.policy.connectLookup();
+    // No timeouts of undici's own: each delivery's abort signal is the one limit, so a receiver
+    // that never answers always fails with the same words (undici's coarse timers could fire first).
     this.agent = new Agent({
       connections: this.maxInFlight,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      connect: { timeout: options.timeoutMs, ...(lookup ? { lookup } : {}) },
+      ...(lookup ? { connect: { lookup } } : {}),
     });
   }
 
