@@ -76,9 +76,14 @@ export class FileWriter {
     }
   }
 
-  /** Everything written before this call is on disk when it resolves. */
+  /**
+   * Everything written before this call is on disk when it resolves. Writes queued meanwhile are
+   * not waited for: several connections keep writes in flight all the time, and waiting for none
+   * to be left would put a checkpoint off for seconds.
+   */
   async checkpoint(): Promise<void> {
-    await this.allWritten();
+    await Promise.all([...this.inFlight]);
+    if (this.failure) throw this.failure;
     await this.handle.datasync();
   }
 

@@ -35,11 +35,17 @@ beforeAll(async () => {
     'parallel-cut',
     'parallel-resume',
     'parallel-throttled',
+    'parallel-lone',
     'shared-a',
   ].map((name) => ({
     path: `${name}.bin`,
     content: {
-      size: name === 'parallel-throttled' ? 24 * MiB : name.startsWith('parallel') ? 3 * MiB + 5 : MiB + 3,
+      size:
+        name === 'parallel-throttled' || name === 'parallel-lone'
+          ? 24 * MiB
+          : name.startsWith('parallel')
+            ? 3 * MiB + 5
+            : MiB + 3,
       seed: name === 'shared-a' ? 'shared' : name,
     },
   }));
@@ -173,6 +179,33 @@ describe('download engine', () => {
     const settled = lengths.slice(firstLarge, -1);
     expect(settled.every((n, i) => i === 0 || n <= (settled[i - 1] as number))).toBe(true);
     expect(settled.at(-1)).toBe(chunk);
+  });
+
+  it('streams the rest on the lone connection and cuts it back when the others return', async () => {
+    // Each response limited: the probe's window on one connection shows the full width pays.
+    hub.setThrottle(4_000_000);
+    try {
+      const { job, artifact } = await downloadOne('parallel-lone.bin');
+      expect(job.status).toBe('completed');
+      expect(job.logs.join('\n')).toMatch(/over 4 connections/);
+      await expectVerified('parallel-lone.bin', artifact);
+    } finally {
+      hub.setThrottle(0);
+    }
+    const size = 24 * MiB;
+    const ranges = (await contentGets(hub, REPO, 'parallel-lone.bin'))
+      .map(
+        (r) => (r.headers.range as string).replace('bytes=', '').split('-').map(Number) as [number, number],
+      )
+      .sort((a, b) => a[0] - b[0]);
+    // The lone connection asked for everything after its start, in one response...
+    const lone = ranges.find(([from, to]) => from > 0 && to === size - 1 && size - from > 256 * 1024);
+    expect(lone).toBeDefined();
+    const [loneFrom] = lone as [number, number];
+    // ...and the connections that came back took over at least one chunk beyond where it had got.
+    const next = ranges.find(([from]) => from > loneFrom) as [number, number];
+    expect(next[0] - loneFrom).toBeGreaterThanOrEqual(256 * 1024);
+    expect(next[0]).toBeLessThan(size - 256 * 1024);
   });
 
   it('resumes cut parallel parts inside their own range', async () => {

@@ -108,11 +108,6 @@ export class AdaptiveConcurrency {
     return this.direction === 'hold';
   }
 
-  /** On one connection until the confirming look: ranges may be long, but not the rest of the file. */
-  get confirming(): boolean {
-    return this.direction === 'alone';
-  }
-
   /**
    * Feeds the total bytes received so far, how many connections are running (more than the
    * target while some finish their chunks) and how many connections have received bytes at least

@@ -99,6 +99,17 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
  */
 const MAX_SETTLED_CHUNK_BYTES = 16 * 1024 * 1024;
 
+/**
+ * The bytes one request fetches. `end` may be moved back while the response streams (the lone
+ * connection's range, when more connections join): the connection keeps what arrives up to it and
+ * closes the response there.
+ */
+interface SegmentRange {
+  end: number;
+  /** The first byte not received yet (kept in memory or written). */
+  reached: number;
+}
+
 /** Raised inside a transfer when upstream sent the whole file instead of the range: start over. */
 class StartOver extends Error {}
 
@@ -263,12 +274,14 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
   await locate(session, false);
   if (!worthParallel(settings, target.size, target.size - from)) {
     session.peakConnections = 1;
-    await fetchSegment(session, from, target.size - 1, true);
+    await fetchSegment(session, from, { end: target.size - 1, reached: from }, true);
     return;
   }
   const controller = new AdaptiveConcurrency(settings.connectionsPerFile, Date.now());
   let nextChunk = from;
   let active = 0;
+  /** The range of the one connection running while the controller wants one: the rest of the file. */
+  let lone: SegmentRange | undefined;
   let firstFailure: { error: unknown } | undefined;
   const tasks: Promise<void>[] = [];
   const worker = async () => {
@@ -276,19 +289,40 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
     try {
       while (nextChunk < target.size && !session.abort.signal.aborted && active <= controller.target) {
         const start = nextChunk;
-        // Settled on one connection: stream the rest in one response instead of chunk by chunk.
-        const alone = controller.settled && controller.target === 1 && active === 1;
-        const end = alone
-          ? target.size - 1
-          : Math.min(start + chunkBytesFor(settings, controller, target.size - start), target.size) - 1;
-        nextChunk = end + 1;
-        await fetchSegment(session, start, end, false, connection);
+        // One connection wanted: it streams the rest in one response instead of chunk by chunk
+        // (each request waits a round trip), until more connections join and cut it back.
+        const alone = controller.target === 1 && active === 1;
+        const range: SegmentRange = {
+          end: alone
+            ? target.size - 1
+            : Math.min(start + chunkBytesFor(settings, controller, target.size - start), target.size) - 1,
+          reached: start,
+        };
+        nextChunk = range.end + 1;
+        if (alone) lone = range;
+        try {
+          await fetchSegment(session, start, range, false, connection);
+        } finally {
+          if (lone === range) lone = undefined;
+        }
       }
     } finally {
       active--;
     }
   };
+  /**
+   * More connections join a lone one: it keeps one chunk beyond what it has received (its bytes
+   * stay next in line for the hash), and the ranges after that are handed out again.
+   */
+  const cutLone = (range: SegmentRange) => {
+    lone = undefined;
+    const cut = range.reached + settings.chunkBytes;
+    if (cut > range.end) return;
+    range.end = cut - 1;
+    nextChunk = cut;
+  };
   const launch = () => {
+    if (lone && active < controller.target) cutLone(lone);
     while (active < controller.target && nextChunk < target.size && !session.abort.signal.aborted) {
       active++;
       session.peakConnections = Math.max(session.peakConnections, active);
@@ -320,17 +354,15 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
 }
 
 /**
- * The size of the next range: the configured chunk while the controller probes (its windows need
- * connections to come and go quickly), `MAX_SETTLED_CHUNK_BYTES` on the one connection awaiting its
- * confirming look, then up to that, shrinking toward the end of the file so the connections finish
- * together.
+ * The size of the next range of several connections: the configured chunk while the controller
+ * probes (its windows need connections to come and go quickly), then up to
+ * `MAX_SETTLED_CHUNK_BYTES`, shrinking toward the end of the file so the connections finish together.
  */
 function chunkBytesFor(
   settings: TransferSettings,
   controller: AdaptiveConcurrency,
   remaining: number,
 ): number {
-  if (controller.confirming) return Math.max(settings.chunkBytes, MAX_SETTLED_CHUNK_BYTES);
   if (!controller.settled) return settings.chunkBytes;
   const share = Math.floor(remaining / (2 * controller.target));
   return Math.max(settings.chunkBytes, Math.min(MAX_SETTLED_CHUNK_BYTES, share));
@@ -375,7 +407,7 @@ async function locate(session: Session, again: boolean): Promise<FileLocation> {
 async function fetchSegment(
   session: Session,
   start: number,
-  end: number,
+  range: SegmentRange,
   wholeRest: boolean,
   connection?: { streamed: boolean },
 ): Promise<void> {
@@ -387,9 +419,10 @@ async function fetchSegment(
     try {
       await settings.connectionBudget(async () => {
         const location = await locate(session, false);
+        const requestedEnd = range.end;
         const upstream = await deps.hub.openUrl(location.url, {
           start: position,
-          ...(wholeRest ? {} : { end }),
+          ...(wholeRest ? {} : { end: requestedEnd }),
           ...(session.validator ? { ifRange: session.validator } : {}),
           signal: session.abort.signal,
         });
@@ -417,6 +450,12 @@ async function fetchSegment(
         // write has completed, so a checkpoint never counts a byte the disk was not given.
         let batch: Buffer[] = [];
         let batchBytes = 0;
+        const keep = (bytes: Buffer) => {
+          batch.push(bytes);
+          batchBytes += bytes.byteLength;
+          session.received += bytes.byteLength;
+          range.reached = position + batchBytes;
+        };
         const flush = async () => {
           if (batchBytes === 0) return;
           const chunks = batch;
@@ -436,18 +475,22 @@ async function fetchSegment(
               connection.streamed = true;
               session.streamedConnections++;
             }
-            if (position + batchBytes + chunk.byteLength > end + 1) {
+            const room = range.end + 1 - (position + batchBytes);
+            if (chunk.byteLength > room) {
               upstream.body.destroy();
-              throw new IntegrityError(
-                'size',
-                `${target.size} bytes`,
-                `more than ${target.size}`,
-                target.path,
-              );
+              if (range.end === requestedEnd) {
+                throw new IntegrityError(
+                  'size',
+                  `${target.size} bytes`,
+                  `more than ${target.size}`,
+                  target.path,
+                );
+              }
+              // Cut back while streaming: keep what fits; the bytes after it are another range's.
+              if (room > 0) keep(chunk.subarray(0, room));
+              break;
             }
-            batch.push(chunk);
-            batchBytes += chunk.byteLength;
-            session.received += chunk.byteLength;
+            keep(chunk);
             if (batchBytes >= WRITE_BATCH_BYTES) await flush();
           }
         } finally {
@@ -455,7 +498,7 @@ async function fetchSegment(
           if (!session.abort.signal.aborted) await flush();
         }
       });
-      if (position === end + 1) return;
+      if (position === range.end + 1) return;
       throw new UpstreamError(
         'UPSTREAM_UNAVAILABLE',
         `Upstream closed ${target.path} early at byte ${position}`,
