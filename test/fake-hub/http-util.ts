@@ -14,6 +14,11 @@ export interface RecordedRequest {
   status: number;
   /** When the request arrived (epoch ms). */
   at: number;
+  /**
+   * Body bytes of a file handed to the socket so far: at most what the client received, and more
+   * than it asked to keep when it closed the response early.
+   */
+  bodyBytes?: number;
 }
 
 export interface FaultSpec {
@@ -185,7 +190,7 @@ export async function serveContent(
     ctx.res.end();
     return;
   }
-  await writeBody(ctx.res, contentChunks(content, start, end), end - start + 1, behaviour);
+  await writeBody(ctx, contentChunks(content, start, end), end - start + 1, behaviour);
 }
 
 function waitWritable(res: ServerResponse): Promise<void> {
@@ -208,7 +213,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Writes `length` bytes from `chunks`, applying throttling and drop/stall/corrupt faults. */
 async function writeBody(
-  res: ServerResponse,
+  { res, rec }: Ctx,
   chunks: Iterable<Buffer>,
   length: number,
   { fault, throttleBytesPerSecond: rate }: BodyBehaviour,
@@ -231,6 +236,7 @@ async function writeBody(
       }
       off += take;
       sent += take;
+      rec.bodyBytes = sent;
       if (!res.write(out)) await waitWritable(res);
       if (rate) {
         const due = (sent / rate) * 1000 - (Date.now() - started);
