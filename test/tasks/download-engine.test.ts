@@ -154,17 +154,21 @@ describe('download engine', () => {
     await expectVerified('parallel.bin', artifact);
   });
 
-  it('asks for larger ranges once every connection pays, shrinking them toward the end', async () => {
-    // Each response limited, as at a CDN edge: the probe settles on all four connections.
+  /** Each response limited, as at a CDN edge: the probe settles on all four connections. */
+  async function downloadThrottled(file: string) {
     hub.setThrottle(4_000_000);
     try {
-      const { job, artifact } = await downloadOne('parallel-throttled.bin');
+      const { job, artifact } = await downloadOne(file);
       expect(job.status).toBe('completed');
       expect(job.logs.join('\n')).toMatch(/over 4 connections/);
-      await expectVerified('parallel-throttled.bin', artifact);
+      await expectVerified(file, artifact);
     } finally {
       hub.setThrottle(0);
     }
+  }
+
+  it('asks for larger ranges once every connection pays, shrinking them toward the end', async () => {
+    await downloadThrottled('parallel-throttled.bin');
     const lengths = (await contentGets(hub, REPO, 'parallel-throttled.bin'))
       .sort((a, b) => rangeStart(a) - rangeStart(b))
       .map((r) => {
@@ -182,16 +186,8 @@ describe('download engine', () => {
   });
 
   it('streams the rest on the lone connection and cuts it back when the others return', async () => {
-    // Each response limited: the probe's window on one connection shows the full width pays.
-    hub.setThrottle(4_000_000);
-    try {
-      const { job, artifact } = await downloadOne('parallel-lone.bin');
-      expect(job.status).toBe('completed');
-      expect(job.logs.join('\n')).toMatch(/over 4 connections/);
-      await expectVerified('parallel-lone.bin', artifact);
-    } finally {
-      hub.setThrottle(0);
-    }
+    // The probe's window on one connection shows that the full width pays.
+    await downloadThrottled('parallel-lone.bin');
     const size = 24 * MiB;
     const gets = await contentGets(hub, REPO, 'parallel-lone.bin');
     // Closing the cut response costs what upstream had already sent on it: a piece of its pacing.
