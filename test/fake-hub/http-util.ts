@@ -15,8 +15,8 @@ export interface RecordedRequest {
   /** When the request arrived (epoch ms). */
   at: number;
   /**
-   * Body bytes of a file handed to the socket so far: at most what the client received, and more
-   * than it asked to keep when it closed the response early.
+   * Body bytes of a file handed to the socket so far: what the client received, and more when it
+   * closed the response early (the rest was on its way).
    */
   bodyBytes?: number;
 }
