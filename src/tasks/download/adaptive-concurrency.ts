@@ -9,8 +9,9 @@
  *   streams the rest in one response); otherwise it returns to the full width and keeps it, about
  *   a second after the start. When the first look at the full width did not prove it (each
  *   connection brought less than `FULL_WIDTH_SHARE` of the lone one, or all less than
- *   `PROBE_GAIN` times as much) but did bring more than the lone one, the full width gets more
- *   windows before the decision, for as long as each is clearly faster than the one before
+ *   `PROBE_GAIN` times as much) but did bring clearly more than the lone one
+ *   (`SECOND_LOOK_GAIN`), the full width gets more windows before the decision, for as long as
+ *   each is clearly faster than the one before
  *   (`RAMP_GAIN`, at most `MAX_SECOND_LOOKS`), and the decision takes the best: connections that
  *   had just opened are often slower than they will be (handshakes, slow start, a machine still
  *   busy starting the transfer), and such windows have been seen to make eight throttled
@@ -47,6 +48,13 @@ const FULL_WIDTH_SHARE = 0.5;
 const ADAPT_WINDOW_MS = 200;
 /** A further look at the full width is taken while each is this much faster than the one before. */
 const RAMP_GAIN = 1.2;
+/**
+ * The full width gets more looks only when it brought at least this much more than the lone
+ * connection: on a fast link the two windows differ by up to ~1.4x either way (the hash and the
+ * writes of one window run partly in the next), and each look there costs a window at the full
+ * width; connections that had just opened and were held back brought 2x and more.
+ */
+const SECOND_LOOK_GAIN = 1.5;
 /** Looks at the full width after the lone window, at most. */
 const MAX_SECOND_LOOKS = 4;
 /** Windows on one connection before the full width gets its confirming look. */
@@ -145,8 +153,8 @@ export class AdaptiveConcurrency {
         return this.current;
       case 'single': {
         const spread = before ?? { rate: 0, connections: 1 };
-        // More looks only when the full width did bring more than one connection alone.
-        if (!provesFullWidth(spread, rate) && spread.rate > rate) {
+        // More looks only when the full width did bring clearly more than one connection alone.
+        if (!provesFullWidth(spread, rate) && spread.rate >= rate * SECOND_LOOK_GAIN) {
           this.looks = { best: spread, last: spread.rate, taken: 0, single: rate };
           this.current = spread.connections;
           this.direction = 'respread';
