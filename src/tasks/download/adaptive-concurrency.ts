@@ -11,11 +11,10 @@
  *   connection brought less than `FULL_WIDTH_SHARE` of the lone one, or all less than
  *   `PROBE_GAIN` times as much) but did bring clearly more than the lone one
  *   (`SECOND_LOOK_GAIN`), the full width gets more windows before the decision, for as long as
- *   each is clearly faster than the one before
- *   (`RAMP_GAIN`, at most `MAX_SECOND_LOOKS`), and the decision takes the best: connections that
- *   had just opened are often slower than they will be (handshakes, slow start, a machine still
- *   busy starting the transfer), and such windows have been seen to make eight throttled
- *   connections look like three, or like one.
+ *   each is clearly faster than the one before (`RAMP_GAIN`, at most `MAX_SECOND_LOOKS`), and the
+ *   decision takes the best: connections that had just opened are often slower than they will be
+ *   (handshakes, slow start, a machine still busy starting the transfer), and such windows have
+ *   been seen to make eight throttled connections look like three, or like one.
  * - confirm: a probe that chose one connection is checked once more about two seconds later
  *   (`CONFIRM_AFTER_WINDOWS`): one more window at the full width, against the lone connection's
  *   rate meanwhile. The first half second of a transfer can be slow enough on a busy machine to

@@ -274,7 +274,7 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
   await locate(session, false);
   if (!worthParallel(settings, target.size, target.size - from)) {
     session.peakConnections = 1;
-    await fetchSegment(session, from, { end: target.size - 1, reached: from }, true);
+    await fetchSegment(session, { end: target.size - 1, reached: from }, true);
     return;
   }
   const controller = new AdaptiveConcurrency(settings.connectionsPerFile, Date.now());
@@ -301,7 +301,7 @@ async function fetchRemaining(session: Session, from: number): Promise<void> {
         nextChunk = range.end + 1;
         if (alone) lone = range;
         try {
-          await fetchSegment(session, start, range, false, connection);
+          await fetchSegment(session, range, false, connection);
         } finally {
           if (lone === range) lone = undefined;
         }
@@ -404,15 +404,15 @@ async function locate(session: Session, again: boolean): Promise<FileLocation> {
   return session.location;
 }
 
+/** Fetches `range` from its `reached` byte on, resuming after failures; the range's end may move back. */
 async function fetchSegment(
   session: Session,
-  start: number,
   range: SegmentRange,
   wholeRest: boolean,
   connection?: { streamed: boolean },
 ): Promise<void> {
   const { deps, target, settings, frontier, writer } = session;
-  let position = start;
+  let position = range.reached;
   let attempt = 0;
   for (;;) {
     const before = position;
