@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { listFiles, modelInfo } from '@huggingface/hub';
 import { Agent, request } from 'undici';
 import { UpstreamError } from '../errors.js';
 import { upstreamErrorFromResponse, upstreamNetworkError } from './hub-errors.js';
@@ -7,10 +6,13 @@ import { describeUpstreamRetry, type RetryPolicy, type UpstreamRetry, withRetry 
 import { LocalPause, type UpstreamPause } from './upstream-pause.js';
 
 /**
- * The Hugging Face client. Listing and model info go through `@huggingface/hub` (the official JS
- * client) with our own `fetch` underneath, which adds auth and user-agent, retries transient
- * failures and keeps the hub's `X-Error-Code`. File bodies are streamed with undici; redirects are
- * followed by hand so the token only ever goes to the hub's own origin, never to a CDN.
+ * The Hugging Face client. Model info and the paginated tree listing are asked for as the official
+ * JS client asks (`/revision/{rev}?expand=…`, `/tree/{commit}?recursive=true&expand=false`, the
+ * `Link: <…>; rel="next"` pages) through one `fetch` that adds auth and user-agent, retries transient
+ * failures and keeps the hub's `X-Error-Code`. (That client itself allocates 5 MiB and loads its
+ * WebAssembly at import, for transfers this hub does not use.) File bodies are streamed with
+ * undici; redirects are followed by hand so the token only ever goes to the hub's own origin, never
+ * to a CDN.
  */
 export interface UpstreamFile {
   path: string;
@@ -110,6 +112,16 @@ export interface HfClientOptions {
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 const ERROR_BODY_LIMIT = 64 * 1024;
+const JSON_ACCEPT = { headers: { accept: 'application/json' } };
+
+/** One entry of a `/tree` page (directories have no size, files may have `lfs`). */
+interface TreeEntry {
+  type: 'file' | 'directory';
+  path: string;
+  size: number;
+  oid?: string;
+  lfs?: { oid: string };
+}
 
 export class HfClient implements HubClient {
   private readonly origin: string;
@@ -142,38 +154,36 @@ export class HfClient implements HubClient {
   }
 
   private async modelInfo(repoId: string, revision: string, limits?: CallLimits): Promise<RepoCheck> {
-    const info = await modelInfo({
-      name: repoId,
-      revision,
-      hubUrl: this.options.endpoint,
-      additionalFields: ['sha'],
-      fetch: this.apiFetch(`model info for ${repoId}@${revision}`, limits),
-    });
-    const sha = (info as { sha?: unknown }).sha;
+    const what = `model info for ${repoId}@${revision}`;
+    const url = `${this.options.endpoint}/api/models/${repoId}/revision/${encodeURIComponent(revision)}?expand=sha&expand=gated`;
+    const info = await readJson(await this.apiFetch(what, limits)(url, JSON_ACCEPT), what);
+    const sha = (info as { sha?: unknown } | null)?.sha;
     if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
-      throw new UpstreamError(
-        'UPSTREAM_BAD_RESPONSE',
-        `Upstream model info for ${repoId} has no commit sha`,
-        {
-          retryable: false,
-        },
-      );
+      throw badResponse(`Upstream model info for ${repoId} has no commit sha`);
     }
     const gated = (info as { gated?: unknown }).gated;
     return { commit: sha, gated: gated !== undefined && gated !== false };
   }
 
   async *listFiles(repoId: string, commit: string): AsyncIterable<UpstreamFile> {
-    const entries = listFiles({
-      repo: { type: 'model', name: repoId },
-      revision: commit,
-      recursive: true,
-      hubUrl: this.options.endpoint,
-      fetch: this.apiFetch(`file list of ${repoId}@${commit.slice(0, 12)}`),
-    });
-    for await (const entry of entries) {
-      if (entry.type !== 'file') continue;
-      yield { path: entry.path, size: entry.size, oid: entry.oid ?? null, lfsSha256: entry.lfs?.oid ?? null };
+    const what = `file list of ${repoId}@${commit.slice(0, 12)}`;
+    const fetchPage = this.apiFetch(what);
+    let url: string | undefined =
+      `${this.options.endpoint}/api/models/${repoId}/tree/${commit}?recursive=true&expand=false`;
+    while (url) {
+      const response = await fetchPage(url, JSON_ACCEPT);
+      const page = await readJson(response, what);
+      if (!Array.isArray(page)) throw badResponse(`Upstream ${what} is not a list`);
+      for (const entry of page as TreeEntry[]) {
+        if (entry?.type !== 'file') continue;
+        yield {
+          path: entry.path,
+          size: entry.size,
+          oid: entry.oid ?? null,
+          lfsSha256: entry.lfs?.oid ?? null,
+        };
+      }
+      url = nextPageUrl(response.headers.get('link'));
     }
   }
 
@@ -378,6 +388,19 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 function toInt(value: string | undefined): number | undefined {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/** The `rel="next"` page of a `Link` header (absolute; a token goes only to the hub's origin). */
+function nextPageUrl(link: string | null): string | undefined {
+  return link ? /<(https?:[^>]+)>;\s*rel="next"/.exec(link)?.[1] : undefined;
+}
+
+async function readJson(response: Response, what: string): Promise<unknown> {
+  try {
+    return await response.json();
+  } catch {
+    throw badResponse(`Upstream ${what} is not JSON`);
+  }
 }
 
 function badResponse(message: string): UpstreamError {
