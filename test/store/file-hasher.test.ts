@@ -142,6 +142,27 @@ describe('FileHasher', () => {
     expect(() => new FileHasher(file, { worker: closing, expectedBytes: 1 << 30 })).toThrow(/closed/);
   });
 
+  it('asks the worker once per read it makes, however small the writes', async () => {
+    class CountingWorker extends HashWorker {
+      asked = 0;
+      override post(message: Parameters<HashWorker['post']>[0]): void {
+        if (message.op === 'hash') this.asked++;
+        super.post(message);
+      }
+    }
+    const counting = new CountingWorker(READ_BYTES);
+    try {
+      const bytes = randomBytes(10 * READ_BYTES + 5);
+      const hasher = offloaded(await fileWith(bytes), {}, counting);
+      advance(hasher, bytes.length, [512]);
+      expect(counting.asked).toBe(10);
+      expect((await hasher.digest()).sha256).toBe(sha256(bytes));
+      expect(counting.asked).toBe(11);
+    } finally {
+      await counting.close();
+    }
+  });
+
   it('a disposed hash leaves other hashes intact', async () => {
     const bytes = randomBytes(9000);
     const file = await fileWith(bytes);

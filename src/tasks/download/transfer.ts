@@ -90,7 +90,12 @@ export interface TransferResult {
 const CHECKPOINT_INTERVAL_MS = 1000;
 /** How often the throughput controller looks (it decides per window of 200 ms). */
 const ADAPT_TICK_MS = 25;
-const WRITE_BATCH_BYTES = 1024 * 1024;
+/**
+ * Received bytes gathered per write. Each connection holds one batch being filled, and the socket
+ * buffers in it stay in memory until the garbage collector runs: 1 MiB batches (fewer writes, ~10 %
+ * faster on a fast link) peaked 10–25 MiB higher while downloading 5 GiB.
+ */
+const WRITE_BATCH_BYTES = 256 * 1024;
 /**
  * The largest range one request asks for once the connection count is settled. Every request
  * waits a round trip for its first byte (16 ms against the throttled fake hub, where a 4 MiB range
@@ -446,7 +451,7 @@ async function fetchSegment(
           );
         }
         session.validator ??= upstream.etag ?? null;
-        // Network chunks are ~64 KiB: gather ~1 MiB per write. The hash reads them back once the
+        // Network chunks are ~64 KiB: gather a few per write. The hash reads them back once the
         // write has completed, so a checkpoint never counts a byte the disk was not given.
         let batch: Buffer[] = [];
         let batchBytes = 0;
