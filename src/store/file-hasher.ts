@@ -55,7 +55,10 @@ export class FileHasher {
     return this.job !== undefined;
   }
 
-  /** Hashes the file's bytes from the last `end` up to this one. Throws if the worker failed. */
+  /**
+   * Hashes the file's bytes from the last `end` up to this one. Throws if the worker has failed
+   * (seen when it is next asked; `digest()` rejects in any case).
+   */
   hashTo(end: number): void {
     if (end <= this.hashed) return;
     if (this.job) {

@@ -93,7 +93,7 @@ const ADAPT_TICK_MS = 25;
 /**
  * Received bytes gathered per write. Each connection holds one batch being filled, and the socket
  * buffers in it stay in memory until the garbage collector runs: 1 MiB batches (fewer writes, ~10 %
- * faster on a fast link) peaked 10–25 MiB higher while downloading 5 GiB.
+ * faster on a fast link) peaked 10–20 MiB higher while downloading.
  */
 const WRITE_BATCH_BYTES = 256 * 1024;
 /**
