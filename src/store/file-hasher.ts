@@ -23,18 +23,14 @@ export interface FileHasherOptions {
  * The hash of a file while it is being written: `hashTo(end)` once the bytes before `end` are
  * written (their writes completed), in growing order; `digest()` once; or `dispose()`. The bytes
  * are read back from the file (the page cache), so nothing is held in memory for the hash, and
- * what is hashed is what the disk was given. Large files are hashed on the worker thread, which is
- * asked again only once a whole read of new bytes is waiting (and by `digest()` for the rest): one
- * message per read, not per write. Small files are hashed inline, with one synchronous read.
+ * what is hashed is what the disk was given. Large files are hashed on the worker thread; small
+ * ones inline, with one synchronous read.
  */
 export class FileHasher {
   private readonly job: WorkerHashJob | undefined;
   private readonly inline: ContentHasher | undefined;
   private fd: number | undefined;
   private hashed = 0;
-  /** How far the worker has been asked to hash: asked again once a whole read of it is waiting. */
-  private posted = 0;
-  private readonly postStep: number;
 
   constructor(
     private readonly path: string,
@@ -43,9 +39,7 @@ export class FileHasher {
     const { gitBlobSize } = options;
     if (options.worker && options.expectedBytes >= INLINE_HASH_MAX_BYTES) {
       this.job = options.worker.open(path, gitBlobSize);
-      this.postStep = options.worker.readBytes;
     } else {
-      this.postStep = 0;
       this.inline = new ContentHasher(gitBlobSize === undefined ? {} : { gitBlobSize });
     }
   }
@@ -55,22 +49,16 @@ export class FileHasher {
     return this.job !== undefined;
   }
 
-  /**
-   * Hashes the file's bytes from the last `end` up to this one. Throws if the worker has failed
-   * (seen when it is next asked; `digest()` rejects in any case).
-   */
+  /** Hashes the file's bytes from the last `end` up to this one. Throws if the worker failed. */
   hashTo(end: number): void {
     if (end <= this.hashed) return;
-    if (this.job) {
-      // A message per read the worker makes, not per write: small writes would flood it.
-      if (end - this.posted >= this.postStep) this.postTo(end);
-    } else this.readInline(end);
+    if (this.job) this.job.hashTo(end);
+    else this.readInline(end);
     this.hashed = end;
   }
 
   async digest(): Promise<HashDigest> {
     if (this.job) {
-      this.postTo(this.hashed);
       const { sha256, gitSha1 } = await this.job.digest();
       return { sha256, gitSha1, size: this.hashed };
     }
@@ -82,12 +70,6 @@ export class FileHasher {
   dispose(): void {
     this.job?.dispose();
     this.closeInline();
-  }
-
-  private postTo(end: number): void {
-    if (end <= this.posted) return;
-    (this.job as WorkerHashJob).hashTo(end);
-    this.posted = end;
   }
 
   private readInline(end: number): void {

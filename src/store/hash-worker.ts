@@ -176,6 +176,9 @@ export class HashWorker {
 export class WorkerHashJob {
   private failure: Error | undefined;
   private finished = false;
+  /** How far the hash must reach, and how far the worker has been asked to hash. */
+  private wanted = 0;
+  private asked = 0;
   private result:
     | { resolve: (d: { sha256: string; gitSha1: string | undefined }) => void; reject: (e: Error) => void }
     | undefined;
@@ -185,11 +188,16 @@ export class WorkerHashJob {
     readonly id: number,
   ) {}
 
-  /** Asks for the file's bytes up to `end` (exclusive) to be hashed, after those before. */
+  /**
+   * Asks for the file's bytes up to `end` (exclusive) to be hashed, after those before. The worker
+   * is told once a whole read of new bytes is waiting (and by `digest()` for the rest): one message
+   * per read it makes, not per small write.
+   */
   hashTo(end: number): void {
     if (this.failure) throw this.failure;
     if (this.finished) throw new Error('hash already finished');
-    this.pool.post({ op: 'hash', id: this.id, end });
+    this.wanted = Math.max(this.wanted, end);
+    if (this.wanted - this.asked >= this.pool.readBytes) this.ask();
   }
 
   digest(): Promise<{ sha256: string; gitSha1: string | undefined }> {
@@ -200,6 +208,7 @@ export class WorkerHashJob {
       this.result = { resolve, reject };
     });
     try {
+      if (this.wanted > this.asked) this.ask();
       this.pool.post({ op: 'digest', id: this.id });
     } catch (error) {
       this.failed(error as Error);
@@ -213,6 +222,11 @@ export class WorkerHashJob {
     this.finished = true;
     this.pool.forget(this);
     if (!this.failure) this.pool.post({ op: 'drop', id: this.id });
+  }
+
+  private ask(): void {
+    this.pool.post({ op: 'hash', id: this.id, end: this.wanted });
+    this.asked = this.wanted;
   }
 
   /** @internal */

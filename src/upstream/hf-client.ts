@@ -156,12 +156,15 @@ export class HfClient implements HubClient {
   private async modelInfo(repoId: string, revision: string, limits?: CallLimits): Promise<RepoCheck> {
     const what = `model info for ${repoId}@${revision}`;
     const url = `${this.options.endpoint}/api/models/${repoId}/revision/${encodeURIComponent(revision)}?expand=sha&expand=gated`;
-    const info = await readJson(await this.apiFetch(what, limits)(url, JSON_ACCEPT), what);
-    const sha = (info as { sha?: unknown } | null)?.sha;
+    const info = (await readJson(await this.apiFetch(what, limits)(url, JSON_ACCEPT), what)) as {
+      sha?: unknown;
+      gated?: unknown;
+    } | null;
+    const sha = info?.sha;
     if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
       throw badResponse(`Upstream model info for ${repoId} has no commit sha`);
     }
-    const gated = (info as { gated?: unknown }).gated;
+    const gated = info?.gated;
     return { commit: sha, gated: gated !== undefined && gated !== false };
   }
 
