@@ -42,13 +42,24 @@ describe('content', () => {
     expect(full.subarray(0, BLOCK_SIZE).equals(full.subarray(BLOCK_SIZE, 2 * BLOCK_SIZE))).toBe(false);
     for (const [start, end] of [
       [0, 0],
+      [3, 12],
       [BLOCK_SIZE - 3, BLOCK_SIZE + 3],
+      [BLOCK_SIZE + 2, BLOCK_SIZE + 5],
       [17, spec.size - 1],
       [2 * BLOCK_SIZE, 2 * BLOCK_SIZE + 99],
     ] as const) {
       expect((await drain(contentStream(spec, start, end))).equals(full.subarray(start, end + 1))).toBe(true);
     }
     expect((await drain(contentStream({ size: 0, seed: 'empty' }))).length).toBe(0);
+  });
+
+  it('serves the same bytes however often a file is read (its blocks share one base block)', async () => {
+    const spec = { size: 3 * BLOCK_SIZE, seed: 'shared' };
+    const first = contentBytes(spec);
+    const chunks: Buffer[] = [];
+    for await (const chunk of contentStream(spec)) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(first)).toBe(true);
+    expect(contentBytes(spec).equals(first)).toBe(true);
   });
 
   it('streams big content in blocks of at most BLOCK_SIZE, exactly its size', async () => {

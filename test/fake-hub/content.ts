@@ -52,12 +52,23 @@ function baseBlock(seed: string): Buffer {
   return block;
 }
 
-/** Block `index` of a generated file: the seed's base block with its first 8 bytes XOR-ed by the index. */
-function generatedBlock(seed: string, index: number): Buffer {
-  const block = Buffer.from(baseBlock(seed));
-  const tag = BigInt(index) ^ block.readBigUInt64LE(0);
-  block.writeBigUInt64LE(tag, 0);
-  return block;
+/** Bytes of a generated file are its seed's base block with the first 8 bytes of each block XOR-ed by its index. */
+const TAG_BYTES = 8;
+
+/**
+ * Block `index` of a generated file, in two pieces: its own 8-byte tag and the rest of the shared
+ * base block (never copied, never to be modified), so serving a large file allocates next to nothing.
+ */
+function generatedBlock(seed: string, index: number, from: number, to: number): Buffer[] {
+  const base = baseBlock(seed);
+  const pieces: Buffer[] = [];
+  if (from < TAG_BYTES) {
+    const tag = Buffer.allocUnsafe(TAG_BYTES);
+    tag.writeBigUInt64LE(BigInt(index) ^ base.readBigUInt64LE(0), 0);
+    pieces.push(tag.subarray(from, Math.min(TAG_BYTES, to)));
+  }
+  if (to > TAG_BYTES) pieces.push(base.subarray(Math.max(TAG_BYTES, from), to));
+  return pieces;
 }
 
 function* generatedChunks(c: GeneratedContent, start: number, endInclusive: number): Generator<Buffer> {
@@ -65,10 +76,8 @@ function* generatedChunks(c: GeneratedContent, start: number, endInclusive: numb
   while (pos <= endInclusive) {
     const index = Math.floor(pos / BLOCK_SIZE);
     const blockStart = index * BLOCK_SIZE;
-    const from = pos - blockStart;
     const to = Math.min(BLOCK_SIZE, endInclusive - blockStart + 1);
-    const block = generatedBlock(c.seed, index);
-    yield from === 0 && to === BLOCK_SIZE ? block : block.subarray(from, to);
+    yield* generatedBlock(c.seed, index, pos - blockStart, to);
     pos = blockStart + to;
   }
 }
