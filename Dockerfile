@@ -32,5 +32,5 @@ COPY --from=build /app/dist ./dist
 RUN mkdir -p /data/model-store && chown -R node:node /data
 USER node
 EXPOSE 8000
-ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=1", "--liftoff-only", "dist/src/cli.js"]
+ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=1", "--v8-pool-size=2", "--liftoff-only", "dist/src/cli.js"]
 CMD ["serve"]

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import { Agent, fetch, Headers, type RequestInit, type Response, request } from 'undici';
 import { UpstreamError } from '../errors.js';
 import { upstreamErrorFromResponse, upstreamNetworkError } from './hub-errors.js';
 import { describeUpstreamRetry, type RetryPolicy, type UpstreamRetry, withRetry } from './retry.js';
@@ -329,18 +329,22 @@ export class HfClient implements HubClient {
     return headers;
   }
 
-  private apiFetch(what: string, limits?: CallLimits): typeof fetch {
+  private apiFetch(
+    what: string,
+    limits?: CallLimits,
+  ): (url: string, init?: RequestInit) => Promise<Response> {
     const retry = limits?.retry ?? this.options.retry;
-    return async (input, init) => {
-      const url = input instanceof Request ? input.url : String(input);
+    return async (url, init) => {
       return withRetry(
         async () => {
           const headers = new Headers(init?.headers);
           for (const [name, value] of Object.entries(this.headersFor(url))) headers.set(name, value);
           await this.pause.waitForTurn();
+          // undici's own fetch over this agent: Node's built-in fetch would load a second copy of undici.
           const response = await fetch(url, {
             ...init,
             headers,
+            dispatcher: this.agent,
             signal: AbortSignal.timeout(limits?.timeoutMs ?? this.options.timeoutMs),
           }).catch((error: unknown) => {
             throw upstreamNetworkError(error, what);
