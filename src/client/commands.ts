@@ -1,16 +1,11 @@
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { HubApiError, HubUnreachableError, ModelHubClient } from './api-client.js';
+import type { TerminalStream } from './bar-display.js';
 import { jsonLine, terminalSafe } from './format.js';
 import { type KeysBackend, registerKeysCommands } from './keys-commands.js';
 import { artifactsTable, jobDetails, jobsTable, modelsTable } from './listings.js';
-import {
-  createBarDisplay,
-  createLineDisplay,
-  createQuietDisplay,
-  type ProgressDisplay,
-  type TerminalStream,
-} from './progress-display.js';
+import { createLineDisplay, createQuietDisplay, type ProgressDisplay } from './progress-display.js';
 import { parseRepoArgument } from './repo-argument.js';
 import { watchJob } from './watch-job.js';
 import type { RegisterRequest } from './wire.js';
@@ -74,11 +69,12 @@ export function registerClientCommands(program: Command, io: ClientIo): void {
       }
     };
 
-  const watch = (client: ModelHubClient, jobId: string, json: boolean) => {
+  const watch = async (client: ModelHubClient, jobId: string, json: boolean) => {
+    // The bars' library is loaded only for a terminal: the server never loads it.
     const display: ProgressDisplay = json
       ? createQuietDisplay(err)
       : io.stdout.isTTY
-        ? createBarDisplay(io.stdout)
+        ? (await import('./bar-display.js')).createBarDisplay(io.stdout)
         : createLineDisplay({ out, err });
     return watchJob({ client, jobId, display, json, out, err });
   };

@@ -160,3 +160,16 @@ export function jobRow(overrides: Partial<JobWire> = {}): JobWire {
     ...overrides,
   };
 }
+
+/** A progress event of the two-file job the display tests watch: 4 MiB done, then the 8 MiB file. */
+export const snapshot = (seconds: number, bytesDone: number, extra: Parameters<typeof progress>[1] = {}) =>
+  progress(seconds, {
+    files_total: 2,
+    files_done: bytesDone >= 4 * MiB ? 1 : 0,
+    bytes_total: 12 * MiB,
+    bytes_done: bytesDone,
+    bytes_per_second: 2 * MiB,
+    eta_seconds: Math.ceil((12 * MiB - bytesDone) / (2 * MiB)),
+    current_files: [file('a2', 'weights/model.safetensors', 8 * MiB, Math.max(0, bytesDone - 4 * MiB))],
+    ...extra,
+  });
