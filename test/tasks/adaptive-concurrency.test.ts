@@ -137,14 +137,14 @@ describe('AdaptiveConcurrency', () => {
     expect(controller.settled).toBe(true);
   });
 
-  it('measures nothing in the first half second of a transfer', () => {
+  it('measures nothing in the first 300 ms of a transfer', () => {
     const controller = new AdaptiveConcurrency(8, 0);
     // Eight throttled connections while the process is still busy starting the transfer: 80 MB/s.
     expect(controller.sample(20e6, 250, 8, 8)).toBe(8);
-    expect(controller.sample(40e6, 525, 8, 8)).toBe(8);
-    // The first window starts at 525 ms: 400 MB/s, then one alone brings 50.
-    expect(controller.sample(120e6, 725, 8, 8)).toBe(1);
-    expect(controller.sample(130e6, 925, 1, 8)).toBe(8);
+    expect(controller.sample(40e6, 325, 8, 8)).toBe(8);
+    // The first window starts at 325 ms: 400 MB/s, then one alone brings 50.
+    expect(controller.sample(120e6, 525, 8, 8)).toBe(1);
+    expect(controller.sample(130e6, 725, 1, 8)).toBe(8);
     expect(controller.settled).toBe(true);
   });
 
