@@ -15,8 +15,11 @@ let hub: FakeHub;
 let t: TestApp;
 
 beforeAll(async () => {
-  hub = await startFakeHub({ signedUrlTtlSeconds: 1 });
-  t = await startTestApp(hub.url, { DOWNLOAD_STALL_TIMEOUT_MS: '1500' });
+  // A signed URL expires at a whole second, so it lives between TTL - 1 and TTL seconds: at least
+  // 2 s from its resolve to the first GET (1 s was too short on a busy CI machine), and it expires
+  // during the stall, which lasts longer than the TTL.
+  hub = await startFakeHub({ signedUrlTtlSeconds: 3 });
+  t = await startTestApp(hub.url, { DOWNLOAD_STALL_TIMEOUT_MS: '3500' });
   await hub.addRepo({
     id: 'cdn/expiry',
     files: [{ path: 'weights.bin', content: { size: MiB, seed: 'expiry' } }],
