@@ -26,6 +26,7 @@ import {
 } from '../test/support/python-client.js';
 import { startTestApp } from '../test/support/test-app.js';
 import { startFakeHubProcess } from './fake-hub-process.js';
+import { timeJob } from './job-timing.js';
 
 const FILES = Number(process.env.BENCH_SMALL_FILES ?? 10_000);
 const WORKERS = 8;
@@ -128,15 +129,14 @@ print(time.perf_counter() - started)
 async function modelHub(hubUrl: string): Promise<number> {
   const t = await startTestApp(hubUrl, { LOG_LEVEL: 'silent' });
   try {
-    const started = performance.now();
+    const started = Date.now();
     const registered = await t.request('POST', '/v1/hub/register', {
       vendor: 'Bench',
       name: 'SmallFiles',
       source_repo_id: SMALL_FILES_REPO,
       auto_sync: true,
     });
-    const job = await t.waitForJob(registered.body.sync_job_id, 900_000);
-    const seconds = (performance.now() - started) / 1000;
+    const { job, seconds } = await timeJob(t, registered.body.sync_job_id, started, 900_000);
     if (job.status !== 'completed') throw new Error(`sync failed: ${job.error}`);
     const artifacts = await t.request('GET', `/v1/hub/models/${registered.body.id}/artifacts`);
     const stored = artifacts.body.items.filter(

@@ -22,8 +22,11 @@ export interface TestApp {
     url: string,
     body?: unknown,
   ): Promise<JsonResponse<T>>;
-  /** Polls the job until it is completed or failed (deadline, never a fixed sleep). */
-  waitForJob(jobId: string, timeoutMs?: number): Promise<any>;
+  /**
+   * Polls the job every `pollMs` (20 by default) until it is completed or failed (deadline, never a
+   * fixed sleep).
+   */
+  waitForJob(jobId: string, timeoutMs?: number, pollMs?: number): Promise<any>;
   /** Listens on a random loopback port (for clients that need a real socket: SSE, the CLI); returns the base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -64,13 +67,13 @@ export async function startTestApp(
     storePath,
     backendEnv: backend.env,
     request,
-    async waitForJob(jobId, timeoutMs = 20_000) {
+    async waitForJob(jobId, timeoutMs = 20_000, pollMs = 20) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const { body } = await request('GET', `/v1/hub/jobs/${jobId}`);
         if (body.status === 'completed' || body.status === 'failed') return body;
         if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, pollMs));
       }
     },
     async listen() {
