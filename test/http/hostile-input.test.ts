@@ -8,7 +8,7 @@ import {
   dataSnapshot,
   rawRequest,
   refusalProblems,
-} from '../support/hostile-checks.js';
+} from '../support/hostile-requests.js';
 import { registerAndSync, startTestApp, type TestApp } from '../support/test-app.js';
 
 /**

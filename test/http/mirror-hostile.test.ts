@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND } from '../support/backend.js';
-import { dataSnapshot, rawRequest } from '../support/hostile-checks.js';
+import { dataSnapshot, rawRequest } from '../support/hostile-requests.js';
 import { MANY, type MirrorFixture, startMirrorFixture, TINY } from '../support/mirror-fixture.js';
 
 /**
